@@ -1,0 +1,108 @@
+#include "models/core/core.h"
+
+#include <sstream>
+#include <stdexcept>
+
+#include "models/common/cycles.h"
+
+namespace mmusim::core {
+
+namespace {
+struct StopRun : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+constexpr std::size_t kBatch = 4096;
+constexpr unsigned kSplitShift = 12;  // requests are split at 4 KiB whatever the granule
+}  // namespace
+
+Core::Core(sc_core::sc_module_name name, const CoreConfig& config, std::unique_ptr<workloads::Source> source)
+    : sc_core::sc_module(name), mmu_socket("mmu_socket"), kernel_socket("kernel_socket"), m_config(config),
+      m_source(std::move(source)), m_buffer(kBatch) {
+    m_trans.set_command(tlm::TLM_READ_COMMAND);
+    m_trans.set_data_length(0);
+    m_trans.set_extension(&m_ext);
+    m_call_trans.set_command(tlm::TLM_IGNORE_COMMAND);
+    m_call_trans.set_extension(&m_call);
+    m_call.core = config.id;
+    SC_THREAD(run);
+}
+
+Core::~Core() {
+    m_trans.clear_extension(&m_ext);
+    m_call_trans.clear_extension(&m_call);
+}
+
+void Core::fail(const std::string& message) { throw StopRun(message); }
+
+void Core::run() {
+    try {
+        for (; m_source != nullptr;) {
+            const std::size_t n = m_source->next(m_buffer.data(), kBatch);
+            if (n == 0) break;
+            for (std::size_t i = 0; i < n; ++i) {
+                ++m_stats.records;
+                replay(m_buffer[i]);
+            }
+        }
+    } catch (const StopRun& e) {
+        m_error = e.what();
+    } catch (const std::exception& e) {
+        m_error = e.what();
+    }
+    m_qk.sync();
+    m_stats.cycles = time_to_cycles(sc_core::sc_time_stamp());
+    m_done = true;
+    if (!m_error.empty()) sc_core::sc_stop();
+}
+
+void Core::replay(const workloads::Record& r) {
+    arch::Access access = arch::Access::Load;
+    switch (r.kind) {
+        case workloads::AccessKind::Ifetch: access = arch::Access::Ifetch; ++m_stats.inst_retired; break;
+        case workloads::AccessKind::Load: access = arch::Access::Load; break;
+        case workloads::AccessKind::Store: case workloads::AccessKind::Modify: access = arch::Access::Store; break;
+    }
+    const std::uint64_t first = r.va >> kSplitShift;
+    const std::uint64_t last = (r.va + r.size - 1) >> kSplitShift;
+    translate(r.va, access);
+    for (std::uint64_t page = first + 1; page <= last; ++page) translate(page << kSplitShift, access);
+}
+
+void Core::translate(std::uint64_t va, arch::Access access) {
+    ++m_stats.requests;
+    for (unsigned attempt = 0;; ++attempt) {
+        ++m_stats.attempts;
+        m_ext.access = access;
+        m_trans.set_address(va);
+        sc_core::sc_time delay = m_qk.get_local_time();
+        mmu_socket->b_transport(m_trans, delay);
+        if (m_ext.fault == arch::FaultKind::None) {
+            m_qk.set(delay);
+            if (m_qk.need_sync()) m_qk.sync();
+            return;
+        }
+        if (attempt + 1 >= m_config.max_attempts) {
+            std::ostringstream os;
+            os << "core " << m_config.id << ": the " << arch::access_name(access) << " of VA 0x" << std::hex << va
+               << std::dec << " still faults (" << arch::fault_kind_name(m_ext.fault) << ") after " << attempt + 1
+               << " attempts; the kernel model does not resolve this fault";
+            fail(os.str());
+        }
+        m_call.va = va;
+        m_call.access = access;
+        m_call.fault = m_ext.fault;
+        m_call.level = m_ext.fault_level;
+        m_call.error.clear();
+        const sc_core::sc_time before = delay;
+        kernel_socket->b_transport(m_call_trans, delay);
+        m_stats.kernel_cycles += time_to_cycles(delay - before);
+        m_qk.set(delay);
+        if (!m_call_trans.is_response_ok()) {
+            std::ostringstream os;
+            os << "core " << m_config.id << ", record " << m_stats.records << ": " << m_call.error;
+            fail(os.str());
+        }
+    }
+}
+
+}  // namespace mmusim::core

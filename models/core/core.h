@@ -1,0 +1,70 @@
+// A Core replays one workload thread: each record is split at 4 KiB boundaries into
+// translation requests sent to its Mmu (TLM b_transport); a fault goes to the Kernel, after
+// which the request makes a new attempt (spec/mmu.md §3). Time is loosely timed with a
+// quantum keeper: no context switch per access.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/tlm_quantumkeeper.h>
+
+#include "models/kernel/kernel_call_ext.h"
+#include "models/mmu/translation_ext.h"
+#include "workloads/source.h"
+
+namespace mmusim::core {
+
+struct CoreConfig {
+    unsigned id = 0;
+    unsigned max_attempts = 8;  // attempts of one request before the run stops with an error
+};
+
+struct CoreStats {
+    std::uint64_t records = 0;
+    std::uint64_t requests = 0;   // translation requests (records split at 4 KiB)
+    std::uint64_t attempts = 0;
+    std::uint64_t inst_retired = 0;
+    std::uint64_t kernel_cycles = 0;
+    std::uint64_t cycles = 0;     // simulated time of the core when its stream ended
+};
+
+class Core : public sc_core::sc_module {
+public:
+    tlm_utils::simple_initiator_socket<Core> mmu_socket;
+    tlm_utils::simple_initiator_socket<Core> kernel_socket;
+
+    SC_HAS_PROCESS(Core);
+    Core(sc_core::sc_module_name name, const CoreConfig& config, std::unique_ptr<workloads::Source> source);
+    ~Core() override;
+
+    const CoreStats& stats() const { return m_stats; }
+    bool done() const { return m_done; }
+    // Empty unless the run stopped on an error (a fatal fault, a bad trace line...).
+    const std::string& error() const { return m_error; }
+
+private:
+    void run();
+    void replay(const workloads::Record& r);
+    void translate(std::uint64_t va, arch::Access access);
+    [[noreturn]] void fail(const std::string& message);
+
+    CoreConfig m_config;
+    std::unique_ptr<workloads::Source> m_source;
+    std::vector<workloads::Record> m_buffer;
+    tlm_utils::tlm_quantumkeeper m_qk;
+    tlm::tlm_generic_payload m_trans;
+    mmu::TranslationExt m_ext;
+    tlm::tlm_generic_payload m_call_trans;
+    kernel::KernelCallExt m_call;
+    CoreStats m_stats;
+    bool m_done = false;
+    std::string m_error;
+};
+
+}  // namespace mmusim::core

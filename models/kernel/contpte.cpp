@@ -1,0 +1,194 @@
+// The contpte engine (arch/arm64/mm/contpte.c and the inline wrappers of pgtable.h):
+// folding a block of CONT_PTES entries into one contiguous mapping, unfolding it, and the
+// getters that gather access/dirty state over a folded block. spec/kernel.md §5.
+#include <stdexcept>
+
+#include "models/kernel/pgtable.h"
+
+namespace mmusim::kernel {
+
+using namespace arch::bits;
+
+void Pgtable::contpte_try_fold(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte) {
+    // Only try when both VA and PA are the last page of a naturally aligned block: core mm
+    // mostly fills ranges from low to high, so this is likely the last store of the block.
+    // Special mappings have no folio and are never folded.
+    const std::uint64_t contmask = m_geo.cont_ptes() - 1;
+    const bool valign = ((addr >> m_geo.page_shift) & contmask) == contmask;
+    if (!valign) return;
+    const bool palign = (pte_pfn(pte) & contmask) == contmask;
+    if (palign && arch::desc_valid(pte) && !arch::desc_cont(pte) && !arch::desc_special(pte))
+        __contpte_try_fold(mm, addr, ptep, pte);
+}
+
+void Pgtable::contpte_try_unfold(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte) {
+    if (arch::desc_valid_cont(pte)) __contpte_try_unfold(mm, addr, ptep, pte);
+}
+
+void Pgtable::__contpte_try_fold(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte) {
+    // Kernel and EFI mappings manage PTE_CONT themselves (§5.1).
+    if (!mm.user) return;
+    ++m_stats.fold_attempts;
+
+    // The folio must cover the whole block; computed from the page's place in its folio,
+    // without reading any entry.
+    const std::uint64_t pfn = pte_pfn(pte);
+    const std::optional<Folio> folio = m_folios.folio_of(pfn);
+    if (!folio) return;
+    const std::uint64_t folio_start = addr - (pfn - folio->head_pfn) * m_geo.page_size();
+    const std::uint64_t folio_end = folio_start + folio->nr_pages() * m_geo.page_size();
+    const std::uint64_t cont_start = addr & ~(m_geo.cont_pte_size() - 1);
+    const std::uint64_t cont_end = cont_start + m_geo.cont_pte_size();
+    if (folio_start > cont_start || folio_end < cont_end) return;
+
+    // Every entry must be the expected one: consecutive PFNs from the aligned first PFN and
+    // the same attributes once access/dirty state is ignored. Stop at the first mismatch.
+    Desc expected = pfn_pte(pfn & ~std::uint64_t{m_geo.cont_ptes() - 1}, normalised_prot(pte));
+    std::uint64_t p = contpte_align_down(ptep);
+    for (unsigned i = 0; i < m_geo.cont_ptes(); ++i, p += 8) {
+        const Desc subpte = arch::desc_normalise_ad(__ptep_get(p));
+        if (subpte != expected) return;
+        expected = pfn_pte(pte_pfn(expected) + 1, expected);
+    }
+    ++m_stats.folds;
+    contpte_convert(mm, addr, ptep, pte_mkcont(pte));
+}
+
+void Pgtable::__contpte_try_unfold(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte) {
+    // Kernel mappings never unfold automatically; the caller manages the block (§5.1).
+    if (!mm.user) return;
+    ++m_stats.unfolds;
+    contpte_convert(mm, addr, ptep, pte_mknoncont(pte));
+}
+
+void Pgtable::contpte_convert(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte) {
+    ++m_stats.converts;
+    const unsigned n = m_geo.cont_ptes();
+    const std::uint64_t start_ptep = contpte_align_down(ptep);
+    const std::uint64_t start_addr = addr & ~(m_geo.cont_pte_size() - 1);
+    pte = pfn_pte(pte_pfn(pte) & ~std::uint64_t{n - 1}, pte);
+
+    // Break: clear every entry, collecting the block-wide access and dirty state.
+    for (unsigned i = 0; i < n; ++i) {
+        const Desc ptent = __ptep_get_and_clear(start_ptep + 8 * i);
+        if (arch::desc_dirty(ptent)) pte = arch::desc_mkdirty(pte);
+        if (arch::desc_young(ptent)) pte = arch::desc_mkyoung(pte);
+    }
+    // With BBML2_NOABORT (v6.17+) the architecture tolerates both sizes in the TLB at once,
+    // so the invalidation is left to the caller's own later TLBI.
+    const bool skip_tlbi = m_config.bbml2_noabort && m_config.version.at_least(6, 17);
+    if (!skip_tlbi)
+        m_flush.flush_tlb_range(mm, start_addr, start_addr + m_geo.cont_pte_size(), m_geo.page_size(), true, 3);
+    // Make: rewrite the block with the new contiguity.
+    __set_ptes(mm, start_addr, start_ptep, pte, n);
+}
+
+void Pgtable::contpte_set_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte, unsigned nr) {
+    // set_ptes(nr > 1) is only called on none entries, so nothing needs unfolding.
+    if (!mm.user) {
+        __set_ptes(mm, addr, ptep, pte, nr);
+        return;
+    }
+    const std::uint64_t end = addr + (std::uint64_t{nr} << m_geo.page_shift);
+    std::uint64_t pfn = pte_pfn(pte);
+    const std::uint64_t cont_mask = m_geo.cont_pte_size() - 1;
+    do {
+        const std::uint64_t boundary = (addr + m_geo.cont_pte_size()) & ~cont_mask;
+        const std::uint64_t next = boundary < end ? boundary : end;
+        const unsigned chunk = static_cast<unsigned>((next - addr) >> m_geo.page_shift);
+        // A chunk is contiguous only when it is a whole block, VA and PA aligned.
+        const bool whole = ((addr | next | (pfn << m_geo.page_shift)) & cont_mask) == 0;
+        const Desc value = whole ? pte_mkcont(pfn_pte(pfn, pte)) : pte_mknoncont(pfn_pte(pfn, pte));
+        if (whole) ++m_stats.blocks_mapped_cont;
+        __set_ptes(mm, addr, ptep, value, chunk);
+        addr = next;
+        ptep += 8 * std::uint64_t{chunk};
+        pfn += chunk;
+    } while (addr != end);
+}
+
+Desc Pgtable::contpte_ptep_get(std::uint64_t ptep, Desc orig_pte) {
+    // Hardware may have set AF or dirtied any single entry: gather them over the block.
+    // The PTE lock is held, so the block cannot change underneath.
+    const unsigned n = m_geo.cont_ptes();
+    const bool early_exit = m_config.version.at_least(6, 17);
+    std::uint64_t p = contpte_align_down(ptep);
+    for (unsigned i = 0; i < n; ++i, p += 8) {
+        const Desc pte = __ptep_get(p);
+        if (early_exit && arch::desc_dirty(pte)) {
+            // v6.17: from this entry on (re-read), look only for a young one.
+            orig_pte = arch::desc_mkdirty(orig_pte);
+            for (; i < n; ++i, p += 8) {
+                if (arch::desc_young(__ptep_get(p))) {
+                    orig_pte = arch::desc_mkyoung(orig_pte);
+                    break;
+                }
+            }
+            break;
+        }
+        if (early_exit && arch::desc_young(pte)) {
+            // v6.17: after this entry, look only for a dirty one.
+            orig_pte = arch::desc_mkyoung(orig_pte);
+            for (++i, p += 8; i < n; ++i, p += 8) {
+                if (arch::desc_dirty(__ptep_get(p))) {
+                    orig_pte = arch::desc_mkdirty(orig_pte);
+                    break;
+                }
+            }
+            break;
+        }
+        if (arch::desc_dirty(pte)) orig_pte = arch::desc_mkdirty(orig_pte);
+        if (arch::desc_young(pte)) orig_pte = arch::desc_mkyoung(orig_pte);
+    }
+    return orig_pte;
+}
+
+Desc Pgtable::contpte_ptep_get_lockless(std::uint64_t orig_ptep) {
+    // Without the PTE lock a convert may be in flight: start again from re-reading the target
+    // whenever an entry does not belong to one consistent folded block (valid, CONT, the
+    // expected PFN, the same attributes ignoring A/D). Only another core's convert can cause
+    // that, so a bounded number of restarts is plenty; more means corrupt tables.
+    const unsigned n = m_geo.cont_ptes();
+    const bool early_exit = m_config.version.at_least(6, 17);
+    for (unsigned attempt = 0; attempt < 1024; ++attempt) {
+        Desc orig_pte = __ptep_get(orig_ptep);
+        if (!arch::desc_valid_cont(orig_pte)) return orig_pte;
+        const Desc orig_prot = normalised_prot(orig_pte);
+        std::uint64_t p = contpte_align_down(orig_ptep);
+        std::uint64_t pfn = pte_pfn(orig_pte) - (orig_ptep - p) / 8;
+        const auto consistent = [&](Desc pte) {
+            return arch::desc_valid_cont(pte) && pte_pfn(pte) == pfn && normalised_prot(pte) == orig_prot;
+        };
+        bool retry = false;
+        for (unsigned i = 0; i < n; ++i, p += 8, ++pfn) {
+            const Desc pte = __ptep_get(p);
+            if (!consistent(pte)) { retry = true; break; }
+            if (early_exit && arch::desc_dirty(pte)) {
+                // v6.17: from this entry on (re-read), look only for a young one.
+                orig_pte = arch::desc_mkdirty(orig_pte);
+                for (; i < n; ++i, p += 8, ++pfn) {
+                    const Desc q = __ptep_get(p);
+                    if (!consistent(q)) { retry = true; break; }
+                    if (arch::desc_young(q)) { orig_pte = arch::desc_mkyoung(orig_pte); break; }
+                }
+                break;
+            }
+            if (early_exit && arch::desc_young(pte)) {
+                // v6.17: after this entry, look only for a dirty one.
+                orig_pte = arch::desc_mkyoung(orig_pte);
+                for (++i, p += 8, ++pfn; i < n; ++i, p += 8, ++pfn) {
+                    const Desc q = __ptep_get(p);
+                    if (!consistent(q)) { retry = true; break; }
+                    if (arch::desc_dirty(q)) { orig_pte = arch::desc_mkdirty(orig_pte); break; }
+                }
+                break;
+            }
+            if (arch::desc_dirty(pte)) orig_pte = arch::desc_mkdirty(orig_pte);
+            if (arch::desc_young(pte)) orig_pte = arch::desc_mkyoung(orig_pte);
+        }
+        if (!retry) return orig_pte;
+    }
+    throw std::logic_error("ptep_get_lockless: a folded block never became consistent");
+}
+
+}  // namespace mmusim::kernel

@@ -1,0 +1,44 @@
+// Kernel parameters resolved from the config (`kernel.*`) and the platform features the
+// kernel code consults (system_supports_*()).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "models/arch/granule.h"
+#include "models/kernel/kernel_version.h"
+
+namespace mmusim::kernel {
+
+// Cycle costs of kernel work from the platform cost table (costs are data, never literals
+// in model code). PTE reads and writes cost the memory latency of the PhysMem transaction;
+// these are the extra costs of everything else.
+struct KernelCosts {
+    std::uint64_t fault_entry_exit = 0;  // exception entry, handler dispatch and return
+    std::uint64_t folio_alloc = 0;       // one allocation from the buddy allocator
+    std::uint64_t zero_per_page = 0;     // clearing one base page of a new folio
+    std::uint64_t table_alloc = 0;       // allocating and clearing a page-table page
+    std::uint64_t atomic = 0;            // extra cost of an X or C over a plain access
+    std::uint64_t tlbi_local = 0;
+    std::uint64_t tlbi_broadcast = 0;
+    std::uint64_t dsb_ishst = 0;
+    std::uint64_t dsb_ish = 0;
+    std::uint64_t dsb_nshst = 0;
+    std::uint64_t dsb_nsh = 0;
+    std::uint64_t isb = 0;
+};
+
+struct KernelConfig {
+    KernelVersion version;
+    arch::Granule granule = arch::Granule::K4;
+    bool contpte = true;                 // CONFIG_ARM64_CONTPTE: false = PTE_CONT never set
+    std::vector<unsigned> mthp_orders;   // enabled anonymous folio orders below PMD order
+    bool zero_page = true;               // read faults on anonymous memory map the zero page
+    std::uint64_t memory_bytes = 0;      // physical memory managed by the folio allocator
+    // Platform features.
+    bool tlbirange = false;
+    bool bbml2_noabort = false;
+    KernelCosts costs;
+};
+
+}  // namespace mmusim::kernel

@@ -1,0 +1,67 @@
+#include "models/kernel/pgtable_alloc.h"
+
+#include <vector>
+
+#include "models/arch/descriptor.h"
+#include "models/common/cycles.h"
+#include "models/kernel/kernel_error.h"
+
+namespace mmusim::kernel {
+
+PgtableAlloc::PgtableAlloc(const KernelConfig& config, KernelStats& stats, PteMemory& mem, TlbFlush& flush,
+                           FolioAllocator& folios, tlm::tlm_initiator_socket<>& mem_socket, sc_core::sc_time& delay)
+    : m_config(config), m_geo(arch::geometry(config.granule)), m_stats(stats), m_mem(mem), m_flush(flush),
+      m_folios(folios), m_mem_socket(mem_socket), m_delay(delay) {}
+
+std::uint64_t PgtableAlloc::alloc_table() {
+    const std::optional<Folio> page = m_folios.alloc(0);
+    if (!page) throw KernelError("out of memory: no page left for a page table (raise platform.memory.size)");
+    const std::uint64_t pa = page->head_pfn << m_geo.page_shift;
+    // Clear the page (pagetable pages come zeroed), as one untimed bulk transaction; its
+    // cost is the table_alloc figure of the cost table.
+    std::vector<unsigned char> zeros(m_geo.page_size(), 0);
+    tlm::tlm_generic_payload trans;
+    trans.set_command(tlm::TLM_WRITE_COMMAND);
+    trans.set_address(pa);
+    trans.set_data_ptr(zeros.data());
+    trans.set_data_length(static_cast<unsigned>(zeros.size()));
+    m_mem_socket->transport_dbg(trans);
+    m_delay += cycles_to_time(m_config.costs.table_alloc);
+    ++m_stats.tables_allocated;
+    return pa;
+}
+
+std::uint64_t PgtableAlloc::pgd_alloc() { return alloc_table(); }
+
+std::uint64_t PgtableAlloc::pmd_alloc(const Mm& mm, std::uint64_t va) {
+    std::uint64_t table = mm.pgd_pa;
+    for (unsigned level = m_geo.start_level; level < 2; ++level) {
+        const std::uint64_t entry = table + m_geo.index(va, level) * 8;
+        arch::Desc d = m_mem.table_read(entry);
+        if (!arch::desc_valid(d)) {
+            d = arch::make_table_desc(alloc_table());
+            m_mem.table_write(entry, d);
+            m_flush.emit_pte_barriers();  // set_pgd / set_p4d / set_pud
+        }
+        table = arch::desc_oa(d, m_geo.page_shift);
+    }
+    return table + m_geo.index(va, 2) * 8;
+}
+
+std::uint64_t PgtableAlloc::pte_table(std::uint64_t pmd_entry) {
+    const arch::Desc d = m_mem.table_read(pmd_entry);
+    if (!arch::desc_valid(d)) return 0;
+    if (!arch::desc_is_table_or_page(d))
+        throw KernelError("a PMD block mapping was found where a PTE table was expected (PMD THP is not modelled)");
+    return arch::desc_oa(d, m_geo.page_shift);
+}
+
+std::uint64_t PgtableAlloc::pte_alloc(std::uint64_t pmd_entry) {
+    if (const std::uint64_t table = pte_table(pmd_entry); table != 0) return table;
+    const std::uint64_t table = alloc_table();
+    m_mem.table_write(pmd_entry, arch::make_table_desc(table));  // pmd_populate
+    m_flush.emit_pte_barriers();
+    return table;
+}
+
+}  // namespace mmusim::kernel

@@ -1,0 +1,47 @@
+// The kernel's own page-table accesses as TLM transactions to PhysMem, each counted with its
+// kernel.md event name: R (plain read), W (plain store), X (exchange), C (compare-and-swap).
+// Upper-level table entries are read and written here too but counted apart.
+#pragma once
+
+#include <cstdint>
+
+#include <systemc>
+#include <tlm>
+
+#include "models/kernel/kernel_config.h"
+#include "models/kernel/kernel_stats.h"
+#include "models/memory/atomic_ext.h"
+
+namespace mmusim::kernel {
+
+class PteMemory {
+public:
+    // `delay` accumulates the annotated time of every access of the current kernel call.
+    PteMemory(tlm::tlm_initiator_socket<>& socket, KernelStats& stats, const KernelCosts& costs,
+              sc_core::sc_time& delay);
+    ~PteMemory();
+    PteMemory(const PteMemory&) = delete;
+    PteMemory& operator=(const PteMemory&) = delete;
+
+    std::uint64_t read(std::uint64_t pa);                      // R
+    void write(std::uint64_t pa, std::uint64_t value);         // W
+    std::uint64_t xchg(std::uint64_t pa, std::uint64_t value); // X
+    std::uint64_t cas(std::uint64_t pa, std::uint64_t expected, std::uint64_t value);  // C
+
+    std::uint64_t table_read(std::uint64_t pa);
+    void table_write(std::uint64_t pa, std::uint64_t value);
+
+private:
+    void access(tlm::tlm_command cmd, std::uint64_t pa);
+    std::uint64_t atomic(memory::AtomicExt::Op op, std::uint64_t pa, std::uint64_t expected, std::uint64_t value);
+
+    tlm::tlm_initiator_socket<>& m_socket;
+    KernelStats& m_stats;
+    const KernelCosts& m_costs;
+    sc_core::sc_time& m_delay;
+    tlm::tlm_generic_payload m_trans;
+    std::uint64_t m_data = 0;
+    memory::AtomicExt m_atomic;
+};
+
+}  // namespace mmusim::kernel

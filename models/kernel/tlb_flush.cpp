@@ -1,0 +1,97 @@
+#include "models/kernel/tlb_flush.h"
+
+#include "models/arch/granule.h"
+#include "models/common/cycles.h"
+
+namespace mmusim::kernel {
+
+using arch::TlbiOp;
+
+TlbFlush::TlbFlush(tlm::tlm_initiator_socket<>& dvm, KernelStats& stats, const KernelConfig& config,
+                   sc_core::sc_time& delay)
+    : m_dvm(dvm), m_stats(stats), m_config(config), m_delay(delay) {
+    m_trans.set_command(tlm::TLM_IGNORE_COMMAND);
+    m_trans.set_data_length(0);
+    m_trans.set_extension(&m_ext);
+}
+
+TlbFlush::~TlbFlush() { m_trans.clear_extension(&m_ext); }
+
+void TlbFlush::barrier(Barrier b) {
+    ++m_stats.barriers[static_cast<std::size_t>(b)];
+    const KernelCosts& c = m_config.costs;
+    std::uint64_t cost = 0;
+    switch (b) {
+        case Barrier::DsbIshst: cost = c.dsb_ishst; break;
+        case Barrier::DsbIsh: cost = c.dsb_ish; break;
+        case Barrier::DsbNshst: cost = c.dsb_nshst; break;
+        case Barrier::DsbNsh: cost = c.dsb_nsh; break;
+        case Barrier::Isb: cost = c.isb; break;
+        case Barrier::Count: break;
+    }
+    m_delay += cycles_to_time(cost);
+}
+
+void TlbFlush::emit_pte_barriers() {
+    barrier(Barrier::DsbIshst);
+    barrier(Barrier::Isb);
+}
+
+void TlbFlush::tlbi(TlbiOp op, std::uint16_t asid, std::uint64_t va, std::uint64_t bytes, unsigned ttl) {
+    ++m_stats.tlbi[static_cast<std::size_t>(op)];
+    const bool broadcast = arch::tlbi_is_broadcast(op);
+    ++(broadcast ? m_stats.tlbi_broadcast : m_stats.tlbi_local);
+    m_delay += cycles_to_time(broadcast ? m_config.costs.tlbi_broadcast : m_config.costs.tlbi_local);
+    m_ext.op = op;
+    m_ext.asid = asid;
+    m_ext.va = va;
+    m_ext.bytes = bytes;
+    m_ext.ttl = ttl;
+    m_ext.source_core = m_core;
+    m_trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    m_dvm->b_transport(m_trans, m_delay);
+}
+
+void TlbFlush::flush_tlb_mm(const Mm& mm) {
+    barrier(Barrier::DsbIshst);
+    tlbi(TlbiOp::ASIDE1IS, mm.asid, 0, 0, 0);
+    barrier(Barrier::DsbIsh);
+}
+
+void TlbFlush::flush_tlb_page_nosync(const Mm& mm, std::uint64_t va) {
+    const std::uint64_t page = arch::geometry(m_config.granule).page_size();
+    barrier(Barrier::DsbIshst);
+    tlbi(TlbiOp::VALE1IS, mm.asid, va & ~(page - 1), 0, 3);
+}
+
+void TlbFlush::flush_tlb_page(const Mm& mm, std::uint64_t va) {
+    flush_tlb_page_nosync(mm, va);
+    barrier(Barrier::DsbIsh);
+}
+
+void TlbFlush::flush_tlb_range(const Mm& mm, std::uint64_t start, std::uint64_t end, std::uint64_t stride,
+                               bool last_level, unsigned tlb_level) {
+    const arch::Geometry& geo = arch::geometry(m_config.granule);
+    start &= ~(stride - 1);
+    end = (end + stride - 1) & ~(stride - 1);
+    const std::uint64_t pages = (end - start) >> geo.page_shift;
+    // Without FEAT_TLBIRANGE, MAX_DVM_OPS (= PTRS_PER_PTE) strides or more go by ASID;
+    // with it, only more than MAX_TLBI_RANGE_PAGES pages do.
+    const bool excess = (!m_config.tlbirange && (end - start) >= geo.ptrs_per_table() * stride) ||
+                        pages > arch::kMaxTlbiRangePages;
+    if (excess) {
+        flush_tlb_mm(mm);
+        return;
+    }
+    barrier(Barrier::DsbIshst);
+    const TlbiOp single = last_level ? TlbiOp::VALE1IS : TlbiOp::VAE1IS;
+    const TlbiOp range = last_level ? TlbiOp::RVALE1IS : TlbiOp::RVAE1IS;
+    arch::tlbi_range_ops(pages, stride >> geo.page_shift, m_config.tlbirange, [&](const arch::TlbiRangeOp& op) {
+        const std::uint64_t va = start + (op.first_page << geo.page_shift);
+        if (op.range) tlbi(range, mm.asid, va, op.pages << geo.page_shift, tlb_level);
+        else tlbi(single, mm.asid, va, 0, tlb_level);
+    });
+    barrier(Barrier::DsbIsh);
+}
+
+}  // namespace mmusim::kernel

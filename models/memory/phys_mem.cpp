@@ -1,0 +1,78 @@
+#include "models/memory/phys_mem.h"
+
+#include <cstring>
+
+#include "models/memory/atomic_ext.h"
+
+namespace mmusim::memory {
+
+PhysMem::PhysMem(sc_core::sc_module_name name, std::uint64_t read_latency)
+    : sc_core::sc_module(name), socket("socket"),
+      m_latency(static_cast<double>(read_latency), sc_core::SC_NS) {
+    socket.register_b_transport(this, &PhysMem::b_transport);
+    socket.register_transport_dbg(this, &PhysMem::transport_dbg);
+}
+
+unsigned PhysMem::transport_dbg(int /*initiator*/, tlm::tlm_generic_payload& trans) {
+    const std::uint64_t pa = trans.get_address();
+    const unsigned length = trans.get_data_length();
+    if ((pa & 7) != 0 || (length & 7) != 0) return 0;
+    for (unsigned off = 0; off < length; off += 8) {
+        if (trans.is_read()) {
+            const std::uint64_t value = peek(pa + off);
+            std::memcpy(trans.get_data_ptr() + off, &value, 8);
+        } else {
+            std::uint64_t value = 0;
+            std::memcpy(&value, trans.get_data_ptr() + off, 8);
+            // Untouched memory reads as zero, so clearing need not create storage.
+            if (value != 0 || m_pages.count((pa + off) >> kPageShift) != 0) poke(pa + off, value);
+        }
+    }
+    return length;
+}
+
+std::uint64_t* PhysMem::word(std::uint64_t pa, bool create) {
+    const std::uint64_t frame = pa >> kPageShift;
+    auto it = m_pages.find(frame);
+    if (it == m_pages.end()) {
+        if (!create) return nullptr;
+        it = m_pages.emplace(frame, std::make_unique<Page>()).first;
+    }
+    return &it->second->words[(pa >> 3) & (kWordsPerPage - 1)];
+}
+
+std::uint64_t PhysMem::peek(std::uint64_t pa) const {
+    auto it = m_pages.find(pa >> kPageShift);
+    return it == m_pages.end() ? 0 : it->second->words[(pa >> 3) & (kWordsPerPage - 1)];
+}
+
+void PhysMem::poke(std::uint64_t pa, std::uint64_t value) { *word(pa, true) = value; }
+
+void PhysMem::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+    const std::uint64_t pa = trans.get_address();
+    if (trans.get_data_length() != 8 || (pa & 7) != 0) {
+        trans.set_response_status(tlm::TLM_BURST_ERROR_RESPONSE);
+        return;
+    }
+    AtomicExt* atomic = nullptr;
+    trans.get_extension(atomic);
+    if (atomic != nullptr) {
+        std::uint64_t* w = word(pa, true);
+        atomic->old = *w;
+        atomic->stored = atomic->op == AtomicExt::Op::Exchange || *w == atomic->expected;
+        if (atomic->stored) *w = atomic->value;
+    } else if (trans.is_read()) {
+        const std::uint64_t* w = word(pa, false);
+        const std::uint64_t value = w ? *w : 0;
+        std::memcpy(trans.get_data_ptr(), &value, 8);
+    } else if (trans.is_write()) {
+        std::memcpy(word(pa, true), trans.get_data_ptr(), 8);
+    } else {
+        trans.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+        return;
+    }
+    delay += m_latency;
+    trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+}  // namespace mmusim::memory

@@ -1,0 +1,43 @@
+// Simulated physical memory that holds page-table pages as real 64-bit descriptors.
+// A TLM-2.0 target: 8-byte reads and writes, and atomic exchange / compare-and-swap
+// through AtomicExt. Data pages are never stored: the simulator does not model data.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/multi_passthrough_target_socket.h>
+
+namespace mmusim::memory {
+
+class PhysMem : public sc_core::sc_module {
+public:
+    // Every walker and the kernel bind here.
+    tlm_utils::multi_passthrough_target_socket<PhysMem> socket;
+
+    // `read_latency` cycles are annotated on every access (the walker's descriptor fetch).
+    PhysMem(sc_core::sc_module_name name, std::uint64_t read_latency);
+
+    // Direct access for set-up and inspection (not a simulated access: not timed).
+    std::uint64_t peek(std::uint64_t pa) const;
+    void poke(std::uint64_t pa, std::uint64_t value);
+    std::uint64_t pages_held() const { return m_pages.size(); }
+
+private:
+    static constexpr unsigned kPageShift = 12;  // storage unit, independent of the granule
+    static constexpr unsigned kWordsPerPage = 1u << (kPageShift - 3);
+    struct Page { std::uint64_t words[kWordsPerPage] = {}; };
+
+    void b_transport(int initiator, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+    // Untimed bulk access: reads, and writes of zeros (clearing a new page-table page).
+    unsigned transport_dbg(int initiator, tlm::tlm_generic_payload& trans);
+    std::uint64_t* word(std::uint64_t pa, bool create);
+
+    std::unordered_map<std::uint64_t, std::unique_ptr<Page>> m_pages;  // looked up, never iterated
+    sc_core::sc_time m_latency;
+};
+
+}  // namespace mmusim::memory

@@ -1,0 +1,188 @@
+#include "models/mmu/mmu.h"
+
+#include <sstream>
+
+#include "models/arch/descriptor.h"
+#include "models/arch/sizes.h"
+#include "models/common/cycles.h"
+#include "models/dvm/tlbi_ext.h"
+#include "models/mmu/permissions.h"
+
+namespace mmusim::mmu {
+
+using arch::Access;
+using arch::FaultKind;
+
+Mmu::Mmu(sc_core::sc_module_name name, const MmuConfig& config)
+    : sc_core::sc_module(name), cpu_socket("cpu_socket"), dvm_socket("dvm_socket"), mem_socket("mem_socket"),
+      m_config(config), m_l1i(config.l1i), m_l1d(config.l1d), m_l2(config.l2),
+      m_walker(config.walker, *this) {
+    cpu_socket.register_b_transport(this, &Mmu::translate);
+    dvm_socket.register_b_transport(this, &Mmu::invalidate);
+    m_l1_latency[0] = cycles_to_time(config.l1i.latency);
+    m_l1_latency[1] = cycles_to_time(config.l1d.latency);
+    m_l2_latency = cycles_to_time(config.l2.latency);
+    m_mem_trans.set_data_ptr(reinterpret_cast<unsigned char*>(&m_mem_data));
+    m_mem_trans.set_data_length(8);
+    m_mem_trans.set_streaming_width(8);
+    m_mem_trans.set_byte_enable_ptr(nullptr);
+    m_mem_trans.set_dmi_allowed(false);
+}
+
+Mmu::~Mmu() {
+    // m_atomic is a member: detach it so that the payload does not try to free it.
+    if (m_mem_trans.get_extension<memory::AtomicExt>() != nullptr) m_mem_trans.clear_extension(&m_atomic);
+}
+
+std::uint64_t Mmu::read_descriptor(std::uint64_t pa, sc_core::sc_time& delay) {
+    m_mem_trans.set_command(tlm::TLM_READ_COMMAND);
+    m_mem_trans.set_address(pa);
+    m_mem_trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    const sc_core::sc_time before = delay;
+    mem_socket->b_transport(m_mem_trans, delay);
+    ++m_stats.walk_descriptor_reads;
+    m_stats.walk_cycles += time_to_cycles(delay - before);
+    return m_mem_data;
+}
+
+std::uint64_t Mmu::cas_descriptor(std::uint64_t pa, std::uint64_t expected, std::uint64_t value,
+                                  sc_core::sc_time& delay) {
+    m_atomic.op = memory::AtomicExt::Op::CompareAndSwap;
+    m_atomic.expected = expected;
+    m_atomic.value = value;
+    m_mem_trans.set_extension(&m_atomic);
+    m_mem_trans.set_command(tlm::TLM_WRITE_COMMAND);
+    m_mem_trans.set_address(pa);
+    m_mem_data = value;
+    m_mem_trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    const sc_core::sc_time before = delay;
+    mem_socket->b_transport(m_mem_trans, delay);
+    m_mem_trans.clear_extension(&m_atomic);
+    m_stats.walk_cycles += time_to_cycles(delay - before);
+    return m_atomic.old;
+}
+
+void Mmu::fault(TranslationExt& ext, tlm::tlm_generic_payload& trans, FaultKind kind, unsigned level) {
+    ext.fault = kind;
+    ext.fault_level = level;
+    ++m_stats.faults;
+    trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+}
+
+bool Mmu::use_entry(TlbEntry& entry, std::uint64_t va, Access access, TranslationExt& ext, sc_core::sc_time& delay) {
+    switch (check_permission(entry.desc, access, m_config.walker.hafdbs)) {
+        case PermissionResult::Allowed:
+            break;
+        case PermissionResult::NeedsDirtyUpdate:
+            // A store through a writable-clean cached entry: the hardware marks the one
+            // descriptor dirty, then the entry is used as writable.
+            entry.desc = m_walker.set_dirty(entry.desc_pa, delay);
+            ++m_stats.hw_dirty_updates;
+            break;
+        case PermissionResult::Fault:
+            ext.fault_level = entry.level;
+            return false;
+    }
+    ext.pa = entry.pa + (va - entry.region());
+    return true;
+}
+
+// Returns true if the conflict aborts the access.
+bool Mmu::conflict(Tlb& tlb, const TlbLookup& hit, std::uint64_t va, TranslationExt& ext) {
+    ++m_stats.tlb_conflicts;
+    if (!m_config.conflict_abort) return false;
+    // Cold path: an abort ends the run, so describing the entries may allocate.
+    std::ostringstream os;
+    os << "TLB conflict abort on " << arch::access_name(ext.access) << " of VA 0x" << std::hex << va << " in "
+       << tlb.config().name << ": " << std::dec << hit.matches << " entries cover it (";
+    bool first = true;
+    for (std::uint64_t size : tlb.config().sizes) {
+        for (std::uint32_t s = 0; s < tlb.sets(); ++s) {
+            const TlbEntry* set = tlb.set_entries(s);
+            for (std::uint32_t w = 0; w < tlb.config().ways; ++w) {
+                const TlbEntry& e = set[w];
+                if (e.valid() && e.size() == size && va >= e.region() && va < e.region() + e.size()) {
+                    os << (first ? "" : ", ") << arch::size_name(e.size()) << " at VA 0x" << std::hex << e.region()
+                       << " -> PA 0x" << e.pa << std::dec;
+                    first = false;
+                }
+            }
+        }
+    }
+    os << ")";
+    m_last_conflict = os.str();
+    return true;
+}
+
+void Mmu::translate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+    TranslationExt* ext = nullptr;
+    trans.get_extension(ext);
+    const std::uint64_t va = trans.get_address();
+    const Access access = ext->access;
+    const bool ifetch = access == Access::Ifetch;
+    const bool bbml2_pick = !m_config.conflict_abort;
+    ext->fault = FaultKind::None;
+    trans.set_response_status(tlm::TLM_OK_RESPONSE);
+
+    Tlb& l1 = ifetch ? m_l1i : m_l1d;
+    (ifetch ? m_pmu.L1I_TLB : m_pmu.L1D_TLB) += 1;
+    delay += m_l1_latency[ifetch ? 0 : 1];
+    const TlbLookup hit1 = l1.lookup(va, m_asid, bbml2_pick);
+    if (hit1.matches > 1 && conflict(l1, hit1, va, *ext)) return fault(*ext, trans, FaultKind::TlbConflict, 3);
+    if (hit1.entry != nullptr) {
+        if (!use_entry(*hit1.entry, va, access, *ext, delay)) fault(*ext, trans, FaultKind::Permission, ext->fault_level);
+        return;
+    }
+
+    m_pmu.L2D_TLB += 1;
+    delay += m_l2_latency;
+    const TlbLookup hit2 = m_l2.lookup(va, m_asid, bbml2_pick);
+    if (hit2.matches > 1 && conflict(m_l2, hit2, va, *ext)) return fault(*ext, trans, FaultKind::TlbConflict, 3);
+    if (hit2.entry != nullptr) {
+        TlbEntry& e = *hit2.entry;
+        (ifetch ? m_pmu.L1I_TLB_REFILL : m_pmu.L1D_TLB_REFILL) += 1;
+        l1.fill(va, m_asid, e.global(), e.size(), e.region(), e.pa, e.desc, e.desc_pa, e.level);
+        if (!use_entry(e, va, access, *ext, delay)) fault(*ext, trans, FaultKind::Permission, ext->fault_level);
+        return;
+    }
+
+    (ifetch ? m_pmu.ITLB_WALK : m_pmu.DTLB_WALK) += 1;
+    const WalkResult walk = m_walker.walk(va, m_ttbr, access, delay);
+    if (walk.fault != FaultKind::None) return fault(*ext, trans, walk.fault, walk.level);
+    m_stats.hw_access_flag_updates += walk.af_updated ? 1 : 0;
+    m_stats.hw_dirty_updates += walk.dirty_updated ? 1 : 0;
+    m_pmu.L2D_TLB_REFILL += 1;
+    (ifetch ? m_pmu.L1I_TLB_REFILL : m_pmu.L1D_TLB_REFILL) += 1;
+    const bool global = (walk.desc & arch::bits::kNg) == 0;
+    m_l2.fill(va, m_asid, global, walk.size, walk.region_va, walk.region_pa, walk.desc, walk.desc_pa, walk.level);
+    l1.fill(va, m_asid, global, walk.size, walk.region_va, walk.region_pa, walk.desc, walk.desc_pa, walk.level);
+    ext->pa = walk.region_pa + (va - walk.region_va);
+}
+
+void Mmu::invalidate(tlm::tlm_generic_payload& trans, sc_core::sc_time& /*delay*/) {
+    dvm::TlbiExt* t = nullptr;
+    trans.get_extension(t);
+    ++m_stats.tlbi_received;
+    for (Tlb* tlb : {&m_l1i, &m_l1d, &m_l2}) {
+        switch (t->op) {
+            case arch::TlbiOp::VALE1IS: case arch::TlbiOp::VAE1IS: case arch::TlbiOp::VALE1: case arch::TlbiOp::VAE1:
+                tlb->invalidate_va(t->va, t->asid);
+                break;
+            case arch::TlbiOp::RVALE1IS: case arch::TlbiOp::RVAE1IS: case arch::TlbiOp::RVALE1:
+                tlb->invalidate_range(t->va, t->va + t->bytes, t->asid);
+                break;
+            case arch::TlbiOp::ASIDE1IS: case arch::TlbiOp::ASIDE1:
+                tlb->invalidate_asid(t->asid);
+                break;
+            case arch::TlbiOp::VAALE1IS:
+                tlb->invalidate_va(t->va, t->asid, false);
+                break;
+            case arch::TlbiOp::VMALLE1IS: case arch::TlbiOp::Count:
+                tlb->invalidate_all();
+                break;
+        }
+    }
+    trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+}  // namespace mmusim::mmu

@@ -1,0 +1,39 @@
+// Counters named after the Arm PMU events (spec/mmu.md §4).
+#pragma once
+
+#include <cstdint>
+
+namespace mmusim::mmu {
+
+struct PmuCounters {
+    std::uint64_t L1D_TLB = 0;
+    std::uint64_t L1D_TLB_REFILL = 0;
+    std::uint64_t L1I_TLB = 0;
+    std::uint64_t L1I_TLB_REFILL = 0;
+    std::uint64_t L2D_TLB = 0;
+    std::uint64_t L2D_TLB_REFILL = 0;
+    std::uint64_t DTLB_WALK = 0;
+    std::uint64_t ITLB_WALK = 0;
+    std::uint64_t INST_RETIRED = 0;
+
+    PmuCounters& operator+=(const PmuCounters& o) {
+        L1D_TLB += o.L1D_TLB; L1D_TLB_REFILL += o.L1D_TLB_REFILL;
+        L1I_TLB += o.L1I_TLB; L1I_TLB_REFILL += o.L1I_TLB_REFILL;
+        L2D_TLB += o.L2D_TLB; L2D_TLB_REFILL += o.L2D_TLB_REFILL;
+        DTLB_WALK += o.DTLB_WALK; ITLB_WALK += o.ITLB_WALK; INST_RETIRED += o.INST_RETIRED;
+        return *this;
+    }
+};
+
+// Counters of the MMU that are not PMU events.
+struct MmuStats {
+    std::uint64_t tlb_conflicts = 0;          // lookups that found more than one entry
+    std::uint64_t walk_descriptor_reads = 0;
+    std::uint64_t walk_cycles = 0;            // memory latency of walks
+    std::uint64_t hw_access_flag_updates = 0;
+    std::uint64_t hw_dirty_updates = 0;
+    std::uint64_t faults = 0;                 // attempts that ended in a fault
+    std::uint64_t tlbi_received = 0;          // TLBI instructions that reached this MMU
+};
+
+}  // namespace mmusim::mmu

@@ -1,0 +1,26 @@
+// TLM extension carried by a translation request from a Core to its Mmu: the access kind in,
+// the outcome out. A fault comes back as TLM_GENERIC_ERROR_RESPONSE with `fault` set.
+#pragma once
+
+#include <cstdint>
+
+#include <tlm>
+
+#include "models/arch/fault.h"
+
+namespace mmusim::mmu {
+
+struct TranslationExt : tlm::tlm_extension<TranslationExt> {
+    arch::Access access = arch::Access::Load;
+    // Out:
+    arch::FaultKind fault = arch::FaultKind::None;
+    unsigned fault_level = 0;
+    std::uint64_t pa = 0;
+
+    tlm::tlm_extension_base* clone() const override { return new TranslationExt(*this); }
+    void copy_from(const tlm::tlm_extension_base& other) override {
+        *this = static_cast<const TranslationExt&>(other);
+    }
+};
+
+}  // namespace mmusim::mmu

@@ -1,0 +1,55 @@
+// Stage-1 table walker: reads real descriptors level by level through a DescriptorPort,
+// decodes table, block, page and invalid descriptors, applies the contiguous hint, and
+// performs the FEAT_HAFDBS access-flag and dirty updates on the one descriptor it used.
+#pragma once
+
+#include <cstdint>
+
+#include "models/arch/fault.h"
+#include "models/arch/granule.h"
+#include "models/mmu/descriptor_port.h"
+
+namespace mmusim::mmu {
+
+struct WalkerConfig {
+    arch::Granule granule = arch::Granule::K4;
+    bool honour_cont = true;  // false: hardware ignores PTE_CONT
+    bool hafdbs = true;       // hardware access flag and dirty state management
+};
+
+struct WalkResult {
+    arch::FaultKind fault = arch::FaultKind::None;
+    unsigned level = 0;            // level of the leaf, or of the faulting descriptor
+    std::uint64_t desc = 0;        // leaf descriptor (after any hardware update)
+    std::uint64_t desc_pa = 0;     // its physical address
+    std::uint64_t size = 0;        // translation size: level block size, or CONT block size
+    std::uint64_t region_va = 0;   // naturally aligned region of `size` containing the VA
+    std::uint64_t region_pa = 0;
+    unsigned reads = 0;            // descriptors read
+    bool af_updated = false;       // the hardware set AF in the leaf
+    bool dirty_updated = false;    // the hardware cleared RDONLY in the leaf (DBM dirty)
+};
+
+class Walker {
+public:
+    Walker(const WalkerConfig& config, DescriptorPort& port);
+
+    WalkResult walk(std::uint64_t va, std::uint64_t ttbr, arch::Access access, sc_core::sc_time& delay);
+
+    // Hardware dirty update for a store through a writable-clean entry: clears RDONLY in the
+    // descriptor at `desc_pa` (compare-and-swap, retried on a concurrent change). Returns the
+    // new descriptor value.
+    std::uint64_t set_dirty(std::uint64_t desc_pa, sc_core::sc_time& delay);
+
+    const WalkerConfig& config() const { return m_config; }
+
+private:
+    std::uint64_t update(std::uint64_t desc_pa, std::uint64_t desc, std::uint64_t set, std::uint64_t clear,
+                         sc_core::sc_time& delay);
+
+    WalkerConfig m_config;
+    const arch::Geometry& m_geo;
+    DescriptorPort& m_port;
+};
+
+}  // namespace mmusim::mmu

@@ -1,0 +1,46 @@
+#include "platforms/platform.h"
+
+#include <string>
+
+#include "models/common/cycles.h"
+
+namespace mmusim::platforms {
+
+Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& kernel,
+                   std::vector<std::unique_ptr<workloads::Source>> threads) {
+    tlm_utils::tlm_quantumkeeper::set_global_quantum(cycles_to_time(platform.quantum));
+    m_mem = std::make_unique<memory::PhysMem>("phys_mem", platform.memory_latency);
+    m_dvm = std::make_unique<dvm::Dvm>("dvm", platform.cores);
+    m_kernel = std::make_unique<kernel::Kernel>("kernel", kernel);
+    m_kernel->mem_socket.bind(m_mem->socket);
+    m_kernel->dvm_socket.bind(m_dvm->socket);
+
+    mmu::MmuConfig mc;
+    mc.l1i = platform.l1i;
+    mc.l1d = platform.l1d;
+    mc.l2 = platform.l2;
+    mc.walker.granule = kernel.granule;
+    mc.walker.honour_cont = platform.features.honour_cont;
+    mc.walker.hafdbs = platform.features.hafdbs;
+    mc.conflict_abort = platform.features.conflict_abort;
+    for (unsigned i = 0; i < platform.cores; ++i) {
+        const std::string id = std::to_string(i);
+        m_mmus.push_back(std::make_unique<mmu::Mmu>(("mmu" + id).c_str(), mc));
+        m_mmus.back()->mem_socket.bind(m_mem->socket);
+        m_dvm->mmu_socket(i).bind(m_mmus.back()->dvm_socket);
+        core::CoreConfig cc;
+        cc.id = i;
+        std::unique_ptr<workloads::Source> source = i < threads.size() ? std::move(threads[i]) : nullptr;
+        m_cores.push_back(std::make_unique<core::Core>(("core" + id).c_str(), cc, std::move(source)));
+        m_cores.back()->mmu_socket.bind(m_mmus.back()->cpu_socket);
+        m_cores.back()->kernel_socket.bind(m_kernel->socket);
+    }
+
+    // One process: every core runs in its address space.
+    kernel::Mm& mm = m_kernel->create_user_mm(1);
+    for (auto& mmu : m_mmus) mmu->set_context(mm.pgd_pa, mm.asid);
+}
+
+Platform::~Platform() = default;
+
+}  // namespace mmusim::platforms
