@@ -31,7 +31,7 @@ Folio FaultHandler::alloc_folio(unsigned order, bool zero) {
     const std::optional<Folio> folio = m_folios.alloc(order);
     if (!folio) throw KernelError("out of memory: no free block of " + arch::size_name(m_geo.page_size() << order) +
                                   " (raise platform.memory.size)");
-    m_delay += cycles_to_time(m_config.costs.folio_alloc + (zero ? m_config.costs.zero_per_page * folio->nr_pages() : 0));
+    m_delay += cycles_to_time(m_config.costs.folio_alloc + (zero ? m_config.costs.zero_per_4k * ((folio->nr_pages() << m_geo.page_shift) >> 12) : 0));
     ++m_stats.folios_by_size[m_geo.page_size() << order];
     return *folio;
 }

@@ -1,0 +1,128 @@
+#include "sim/cli.h"
+
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "models/kernel/kernel_error.h"
+#include "sim/compare.h"
+#include "sim/config.h"
+#include "sim/config_error.h"
+#include "sim/logging.h"
+#include "sim/output.h"
+#include "sim/run.h"
+#include "workloads/workload_error.h"
+
+namespace mmusim::sim {
+
+using nlohmann::json;
+
+namespace {
+
+std::vector<Override> parse_overrides(const std::vector<std::string>& sets) {
+    std::vector<Override> out;
+    for (const std::string& s : sets) out.push_back(parse_override(s));
+    return out;
+}
+
+std::string summary(const json& stats) {
+    std::ostringstream os;
+    const json& pmu = stats["pmu"];
+    const json& d = stats["derived"];
+    const json& k = stats["kernel"];
+    const auto num = [](const json& v) { return v.is_null() ? std::string("-") : v.dump(); };
+    os << "records " << stats["workload"]["records"] << ", instructions " << pmu["INST_RETIRED"] << ", cycles "
+       << stats["cycles"] << "\n";
+    os << "L1D_TLB " << pmu["L1D_TLB"] << "  L1D_TLB_REFILL " << pmu["L1D_TLB_REFILL"] << "  L2D_TLB " << pmu["L2D_TLB"]
+       << "  L2D_TLB_REFILL " << pmu["L2D_TLB_REFILL"] << "  DTLB_WALK " << pmu["DTLB_WALK"] << "\n";
+    os << "L1I_TLB " << pmu["L1I_TLB"] << "  L1I_TLB_REFILL " << pmu["L1I_TLB_REFILL"] << "  ITLB_WALK " << pmu["ITLB_WALK"] << "\n";
+    os << "L1D miss ratio " << num(d["l1d_miss_ratio"]) << "  walk ratio " << num(d["walk_ratio"])
+       << "  DTLB_WALK MPKI " << num(d["mpki"]["DTLB_WALK"]) << "\n";
+    os << "faults " << k["faults"]["total"] << "  blocks mapped cont " << k["contpte"]["blocks_mapped_cont"] << "  folds "
+       << k["contpte"]["folds"] << "  unfolds " << k["contpte"]["unfolds"] << "  kernel cycles " << k["cycles"] << "\n";
+    return os.str();
+}
+
+int fail(const std::string& message) {
+    std::cerr << "mmusim: error: " << message << std::endl;
+    return 1;
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+    CLI::App app{"mmusim: a deterministic simulator of the arm64 MMU and of the Linux arm64 page-table code"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("mmusim ") + MMUSIM_VERSION);
+    std::string log_level = "warn";
+    app.add_option("--log-level", log_level, "LEVEL or LEVEL,module=LEVEL,... (modules: sim, core, mmu, kernel, workload, systemc)");
+
+    std::string config_path, out_dir = "mmusim-out", vary;
+    std::vector<std::string> sets;
+    bool json_out = false;
+
+    CLI::App* run = app.add_subcommand("run", "run a config and write its statistics");
+    run->add_option("config", config_path, "config file (JSON)")->required();
+    run->add_option("--set", sets, "override one key: KEY=VALUE (VALUE parsed as JSON when it parses)");
+    run->add_option("--out", out_dir, "output folder for stats.json")->capture_default_str();
+    run->add_flag("--json", json_out, "print the statistics document to stdout, and nothing else");
+
+    CLI::App* compare = app.add_subcommand("compare", "run a config once per value of a key, side by side");
+    compare->add_option("config", config_path, "config file (JSON)")->required();
+    compare->add_option("--vary", vary, "KEY=V1,V2[,...]")->required();
+    compare->add_option("--set", sets, "override one key: KEY=VALUE");
+    std::string compare_out;
+    compare->add_option("--out", compare_out, "also write compare.json and each run's stats.json into this folder");
+    compare->add_flag("--json", json_out, "print the comparison as JSON instead of a table");
+
+    CLI::App* validate = app.add_subcommand("validate", "check a config (and open its workload) without running it");
+    validate->add_option("config", config_path, "config file (JSON)")->required();
+    validate->add_option("--set", sets, "override one key: KEY=VALUE");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+
+    try {
+        setup_logging(log_level);
+        const std::vector<Override> overrides = parse_overrides(sets);
+        if (*run) {
+            const RunConfig rc = load_config(config_path, overrides);
+            const json stats = run_simulation(rc);
+            const std::string text = stats_text(stats);
+            write_file_atomic(out_dir + "/stats.json", text);
+            if (json_out) std::cout << text;
+            else std::cout << summary(stats) << "statistics: " << out_dir << "/stats.json\n";
+        } else if (*compare) {
+            const json result = run_compare(config_path, overrides, vary);
+            if (!compare_out.empty()) {
+                for (std::size_t i = 0; i < result["runs"].size(); ++i)
+                    write_file_atomic(compare_out + "/run" + std::to_string(i) + "/stats.json", stats_text(result["runs"][i]));
+                write_file_atomic(compare_out + "/compare.json", stats_text(result));
+            }
+            if (json_out) std::cout << stats_text(result);
+            else std::cout << compare_table(result);
+        } else if (*validate) {
+            const RunConfig rc = load_config(config_path, overrides);
+            auto source = open_workload(rc);
+            workloads::Record probe[16];
+            (void)source->next(probe, 16);
+            std::cout << config_path << ": valid (platform " << rc.platform.name << ", kernel " << rc.kernel.version.name()
+                      << ", " << (rc.workload.is_trace ? "trace " + rc.workload.trace_path : std::string("generator")) << ")\n";
+        }
+    } catch (const ConfigError& e) {
+        return fail(e.what());
+    } catch (const RunError& e) {
+        return fail(e.what());
+    } catch (const workloads::WorkloadError& e) {
+        return fail(e.what());
+    } catch (const std::exception& e) {
+        return fail(std::string("internal error: ") + e.what());
+    }
+    return 0;
+}
+
+}  // namespace mmusim::sim

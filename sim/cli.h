@@ -1,0 +1,8 @@
+// The command line: mmusim run | compare | validate (spec/config.md "Command line").
+#pragma once
+
+namespace mmusim::sim {
+
+int cli_main(int argc, char** argv);
+
+}  // namespace mmusim::sim

@@ -1,0 +1,128 @@
+#include "sim/compare.h"
+
+#include <cstdio>
+#include <iomanip>
+#include <sstream>
+
+#include "sim/config_error.h"
+#include "sim/run.h"
+
+namespace mmusim::sim {
+
+using nlohmann::json;
+
+std::vector<std::string> split_values(const std::string& text) {
+    std::vector<std::string> out;
+    std::string cur;
+    int depth = 0;
+    bool quoted = false;
+    for (char ch : text) {
+        if (ch == '"') quoted = !quoted;
+        if (!quoted && (ch == '[' || ch == '{')) ++depth;
+        if (!quoted && (ch == ']' || ch == '}')) --depth;
+        if (ch == ',' && depth == 0 && !quoted) {
+            out.push_back(cur);
+            cur.clear();
+        } else {
+            cur += ch;
+        }
+    }
+    out.push_back(cur);
+    return out;
+}
+
+json run_compare(const std::string& config_path, const std::vector<Override>& overrides, const std::string& vary) {
+    const std::size_t eq = vary.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == vary.size())
+        throw ConfigError("--vary " + vary + ": expected KEY=V1,V2[,...], e.g. --vary kernel.contpte=false,true");
+    const std::string key = vary.substr(0, eq);
+    const std::vector<std::string> values = split_values(vary.substr(eq + 1));
+    if (values.size() < 2) throw ConfigError("--vary " + vary + ": give at least two values to compare");
+
+    // Load every variant before running any, so that a bad value stops the command at once.
+    std::vector<RunConfig> configs;
+    for (const std::string& v : values) {
+        std::vector<Override> all = overrides;
+        all.push_back(parse_override(key + "=" + v));
+        configs.push_back(load_config(config_path, all));
+    }
+    json runs = json::array();
+    for (const RunConfig& rc : configs) runs.push_back(run_simulation(rc));
+    return json{{"vary", key}, {"values", values}, {"runs", runs}};
+}
+
+namespace {
+
+struct Row {
+    const char* label;
+    json::json_pointer pointer;
+};
+
+std::string cell(const json& v) {
+    if (v.is_null()) return "-";
+    if (v.is_number_integer()) return std::to_string(v.get<std::uint64_t>());
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(4) << v.get<double>();
+    return os.str();
+}
+
+std::string ratio_text(const json& v, const json& base) {
+    if (v.is_null() || base.is_null() || base.get<double>() == 0.0) return "";
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(2) << v.get<double>() / base.get<double>() << "x";
+    return os.str();
+}
+
+}  // namespace
+
+std::string compare_table(const json& result) {
+    static const std::vector<Row> rows = {
+        {"L1D_TLB", json::json_pointer("/pmu/L1D_TLB")},
+        {"L1D_TLB_REFILL", json::json_pointer("/pmu/L1D_TLB_REFILL")},
+        {"L1I_TLB", json::json_pointer("/pmu/L1I_TLB")},
+        {"L1I_TLB_REFILL", json::json_pointer("/pmu/L1I_TLB_REFILL")},
+        {"L2D_TLB", json::json_pointer("/pmu/L2D_TLB")},
+        {"L2D_TLB_REFILL", json::json_pointer("/pmu/L2D_TLB_REFILL")},
+        {"DTLB_WALK", json::json_pointer("/pmu/DTLB_WALK")},
+        {"ITLB_WALK", json::json_pointer("/pmu/ITLB_WALK")},
+        {"INST_RETIRED", json::json_pointer("/pmu/INST_RETIRED")},
+        {"L1D miss ratio", json::json_pointer("/derived/l1d_miss_ratio")},
+        {"walk ratio", json::json_pointer("/derived/walk_ratio")},
+        {"L2D_TLB_REFILL MPKI", json::json_pointer("/derived/mpki/L2D_TLB_REFILL")},
+        {"DTLB_WALK MPKI", json::json_pointer("/derived/mpki/DTLB_WALK")},
+        {"faults", json::json_pointer("/kernel/faults/total")},
+        {"blocks mapped cont", json::json_pointer("/kernel/contpte/blocks_mapped_cont")},
+        {"folds", json::json_pointer("/kernel/contpte/folds")},
+        {"unfolds", json::json_pointer("/kernel/contpte/unfolds")},
+        {"kernel cycles", json::json_pointer("/kernel/cycles")},
+        {"cycles", json::json_pointer("/cycles")},
+    };
+    const json& runs = result["runs"];
+    const json& values = result["values"];
+    std::vector<std::vector<std::string>> table;
+    std::vector<std::string> header = {result["vary"].get<std::string>()};
+    for (const json& v : values) header.push_back(v.get<std::string>());
+    for (std::size_t i = 1; i < values.size(); ++i) header.push_back("ratio " + values[i].get<std::string>());
+    table.push_back(header);
+    for (const Row& row : rows) {
+        std::vector<std::string> line = {row.label};
+        for (const json& run : runs) line.push_back(cell(run.at(row.pointer)));
+        for (std::size_t i = 1; i < runs.size(); ++i) line.push_back(ratio_text(runs[i].at(row.pointer), runs[0].at(row.pointer)));
+        table.push_back(line);
+    }
+    std::vector<std::size_t> width(header.size(), 0);
+    for (const auto& line : table)
+        for (std::size_t c = 0; c < line.size(); ++c) width[c] = std::max(width[c], line[c].size());
+    std::ostringstream os;
+    for (std::size_t r = 0; r < table.size(); ++r) {
+        for (std::size_t c = 0; c < table[r].size(); ++c) {
+            if (c == 0) os << std::left << std::setw(static_cast<int>(width[c])) << table[r][c];
+            else os << "  " << std::right << std::setw(static_cast<int>(width[c])) << table[r][c];
+        }
+        os << "\n";
+        if (r == 0) os << std::string(os.str().size() - 1, '-') << "\n";
+    }
+    return os.str();
+}
+
+}  // namespace mmusim::sim

@@ -1,0 +1,288 @@
+#include "sim/config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "models/arch/granule.h"
+#include "models/arch/sizes.h"
+#include "sim/config_error.h"
+#include "sim/schema.h"
+
+namespace mmusim::sim {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::uint64_t size_of(const json& v) { return *arch::parse_size(v.get<std::string>()); }
+std::uint64_t address_of(const json& v) { return std::stoull(v.get<std::string>().substr(2), nullptr, 16); }
+
+[[noreturn]] void fail(const std::string& where, const std::string& what) { throw ConfigError(where + ": " + what); }
+
+json load_platform(const std::string& spec, const fs::path& config_dir, const std::string& where) {
+    fs::path file;
+    const bool is_path = spec.find('/') != std::string::npos || (spec.size() > 5 && spec.ends_with(".json"));
+    if (is_path) {
+        file = fs::path(spec).is_absolute() ? fs::path(spec) : config_dir / spec;
+        if (!fs::exists(file)) fail(where, "platform: the platform file \"" + file.string() + "\" does not exist");
+    } else {
+        file = fs::path(platform_dir()) / (spec + ".json");
+        if (!fs::exists(file)) {
+            std::vector<std::string> names;
+            std::error_code ec;
+            for (const auto& e : fs::directory_iterator(platform_dir(), ec))
+                if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
+            std::sort(names.begin(), names.end());
+            std::string list;
+            for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+            fail(where, "platform: \"" + spec + "\" is not a platform preset; presets in " + platform_dir() + ": " +
+                            (list.empty() ? "(none)" : list) + "; or give a path to a platform JSON file, or an inline object");
+        }
+    }
+    json p = read_json_file(file.string());
+    json copy = p;
+    validate(copy, platform_schema(), "platform", Origin{file.string()});
+    return p;
+}
+
+void set_path(json& doc, const std::string& dotted, const json& value) {
+    json* node = &doc;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t dot = dotted.find('.', start);
+        const std::string key = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        if (!node->is_object()) *node = json::object();
+        if (dot == std::string::npos) {
+            (*node)[key] = value;
+            return;
+        }
+        node = &(*node)[key];
+        start = dot + 1;
+    }
+}
+
+void check_tlb(const json& level, const std::string& path, const std::string& where) {
+    const auto entries = level["entries"].get<std::int64_t>();
+    const auto ways = level["ways"].get<std::int64_t>();
+    if (entries % ways != 0)
+        fail(where, path + ".ways: " + std::to_string(ways) + " does not divide entries (" + std::to_string(entries) +
+                        "); ways must divide entries (sets = entries / ways)");
+    if (level["sizes"].empty())
+        fail(where, path + ".sizes: is empty; a TLB level must hold at least one entry size, e.g. [\"4K\", \"64K\"]");
+}
+
+mmu::TlbConfig tlb_config(const json& level, const std::string& name) {
+    mmu::TlbConfig t;
+    t.name = name;
+    t.entries = level["entries"].get<std::uint32_t>();
+    t.ways = level["ways"].get<std::uint32_t>();
+    t.latency = level["latency"].get<std::uint32_t>();
+    for (const json& s : level["sizes"]) t.sizes.push_back(size_of(s));
+    return t;
+}
+
+void check_and_convert(RunConfig& rc, const std::string& where) {
+    const json& c = rc.resolved;
+    const json& p = c["platform"];
+    for (const char* level : {"l1i", "l1d", "l2"}) check_tlb(p["tlb"][level], std::string("platform.tlb.") + level, where);
+    if (p["cores"].get<int>() > 1)
+        fail(where, "platform.cores: " + std::to_string(p["cores"].get<int>()) +
+                        " cores are not supported yet; multi-core runs (threads placed on cores, broadcast TLBIs) are "
+                        "still to come, allowed now: 1");
+
+    const json& k = c["kernel"];
+    const auto version = kernel::KernelVersion::parse(k["version"].get<std::string>());
+    if (!version)
+        fail(where, "kernel.version: \"" + k["version"].get<std::string>() +
+                        "\" is not a modelled kernel version; allowed: 6.9 or later in the 6.x series as MAJOR.MINOR "
+                        "(e.g. 6.9, 6.16, 6.17, 6.19) or \"current\" for the newest mm tree");
+    if (k["thp"].get<std::string>() != "never")
+        fail(where, "kernel.thp: \"" + k["thp"].get<std::string>() +
+                        "\" is not supported yet: PMD-sized THP is not modelled; allowed now: \"never\"");
+    arch::Granule granule = arch::Granule::K4;
+    arch::parse_granule(k["granule"].get<std::string>(), granule);
+    const arch::Geometry& geo = arch::geometry(granule);
+
+    kernel::KernelConfig& kc = rc.kernel;
+    kc.version = *version;
+    kc.granule = granule;
+    kc.contpte = k["contpte"].get<bool>();
+    kc.zero_page = k["zero_page"].get<bool>();
+    for (std::size_t i = 0; i < k["mthp"].size(); ++i) {
+        const std::uint64_t size = size_of(k["mthp"][i]);
+        if (size <= geo.page_size() || size >= geo.pmd_size())
+            fail(where, "kernel.mthp[" + std::to_string(i) + "]: " + k["mthp"][i].get<std::string>() +
+                            " is not an mTHP size for the " + arch::granule_name(granule) + " granule; allowed: powers of two above " +
+                            arch::size_name(geo.page_size()) + " and below the PMD size " + arch::size_name(geo.pmd_size()));
+        kc.mthp_orders.push_back(arch::log2_exact(size) - geo.page_shift);
+    }
+    std::sort(kc.mthp_orders.begin(), kc.mthp_orders.end());
+    kc.mthp_orders.erase(std::unique(kc.mthp_orders.begin(), kc.mthp_orders.end()), kc.mthp_orders.end());
+
+    platforms::PlatformConfig& pc = rc.platform;
+    pc.name = p["name"].get<std::string>();
+    pc.description = p["description"].get<std::string>();
+    pc.cores = p["cores"].get<unsigned>();
+    const json& f = p["features"];
+    pc.features.hafdbs = f["hafdbs"].get<bool>();
+    pc.features.tlbirange = f["tlbirange"].get<bool>();
+    pc.features.bbml2_noabort = f["bbml2_noabort"].get<bool>();
+    pc.features.honour_cont = f["honour_cont"].get<bool>();
+    pc.features.conflict_abort = f["conflict_abort"].get<bool>();
+    pc.l1i = tlb_config(p["tlb"]["l1i"], "l1i");
+    pc.l1d = tlb_config(p["tlb"]["l1d"], "l1d");
+    pc.l2 = tlb_config(p["tlb"]["l2"], "l2");
+    pc.memory_size = size_of(p["memory"]["size"]);
+    if (pc.memory_size < (std::uint64_t{64} << 20) || pc.memory_size % geo.pmd_size() != 0)
+        fail(where, "platform.memory.size: " + p["memory"]["size"].get<std::string>() +
+                        " is too small or not a multiple of the PMD size (" + arch::size_name(geo.pmd_size()) +
+                        "); allowed: at least 64M, in whole PMDs");
+    pc.memory_latency = p["memory"]["latency"].get<std::uint64_t>();
+    pc.quantum = p["quantum"].get<std::uint64_t>();
+    const json& cost = p["costs"];
+    kernel::KernelCosts& kcost = pc.costs;
+    kcost.fault_entry_exit = cost["fault_entry_exit"].get<std::uint64_t>();
+    kcost.folio_alloc = cost["folio_alloc"].get<std::uint64_t>();
+    kcost.zero_per_4k = cost["zero_per_4k"].get<std::uint64_t>();
+    kcost.table_alloc = cost["table_alloc"].get<std::uint64_t>();
+    kcost.atomic = cost["atomic"].get<std::uint64_t>();
+    kcost.tlbi_local = cost["tlbi_local"].get<std::uint64_t>();
+    kcost.tlbi_broadcast = cost["tlbi_broadcast"].get<std::uint64_t>();
+    kcost.dsb_ishst = cost["dsb_ishst"].get<std::uint64_t>();
+    kcost.dsb_ish = cost["dsb_ish"].get<std::uint64_t>();
+    kcost.dsb_nshst = cost["dsb_nshst"].get<std::uint64_t>();
+    kcost.dsb_nsh = cost["dsb_nsh"].get<std::uint64_t>();
+    kcost.isb = cost["isb"].get<std::uint64_t>();
+    kc.memory_bytes = pc.memory_size;
+    kc.tlbirange = pc.features.tlbirange;
+    kc.bbml2_noabort = pc.features.bbml2_noabort;
+    kc.costs = kcost;
+
+    rc.seed = c["seed"].get<std::uint64_t>();
+    const json& w = c["workload"];
+    const bool has_trace = w.contains("trace"), has_gen = w.contains("generator");
+    if (has_trace == has_gen)
+        fail(where, std::string("workload: ") + (has_trace ? "has both \"trace\" and \"generator\"" : "has neither \"trace\" nor \"generator\"") +
+                        "; give exactly one: a trace {\"path\": ..., \"format\": \"lackey\"} or a generator {\"pattern\": ...}");
+    WorkloadConfig& wc = rc.workload;
+    wc.max_records = w["max_records"].get<std::uint64_t>();
+    if (has_trace) {
+        wc.is_trace = true;
+        const fs::path tp = w["trace"]["path"].get<std::string>();
+        wc.trace_path = (tp.is_absolute() ? tp : fs::path(rc.source).parent_path() / tp).lexically_normal().string();
+        wc.trace_format = w["trace"]["format"].get<std::string>();
+        return;
+    }
+    const json& g = w["generator"];
+    workloads::GeneratorParams& gp = wc.generator;
+    const std::string pattern = g["pattern"].get<std::string>();
+    gp.pattern = pattern == "sequential" ? workloads::Pattern::Sequential
+                 : pattern == "strided"  ? workloads::Pattern::Strided
+                 : pattern == "uniform"  ? workloads::Pattern::Uniform
+                                         : workloads::Pattern::Zipf;
+    gp.base = address_of(g["base"]);
+    gp.length = size_of(g["length"]);
+    gp.count = g["count"].get<std::uint64_t>();
+    gp.stride = size_of(g["stride"]);
+    gp.access_size = g["access_size"].get<std::uint32_t>();
+    gp.store_fraction = g["store_fraction"].get<double>();
+    gp.zipf_alpha = g["zipf_alpha"].get<double>();
+    gp.zipf_item = size_of(g["zipf_item"]);
+    gp.code_base = address_of(g["code_base"]);
+    gp.code_length = size_of(g["code_length"]);
+    gp.seed = rc.seed;
+    const std::string gpath = "workload.generator";
+    if (gp.length < gp.access_size) fail(where, gpath + ".length: " + g["length"].get<std::string>() + " is smaller than access_size");
+    if (gp.base < geo.page_size() || gp.base + gp.length > arch::kUserVaEnd || gp.base + gp.length < gp.base)
+        fail(where, gpath + ".base: the region [base, base + length) must lie inside the 48-bit user address space above the first page");
+    if (gp.code_length != 0 && (gp.code_base < geo.page_size() || gp.code_base + gp.code_length > arch::kUserVaEnd))
+        fail(where, gpath + ".code_base: the code region must lie inside the 48-bit user address space above the first page");
+    if (gp.stride == 0) fail(where, gpath + ".stride: must be at least 1 byte");
+    if (!(gp.store_fraction >= 0.0 && gp.store_fraction <= 1.0))
+        fail(where, gpath + ".store_fraction: " + g["store_fraction"].dump() + " is out of range; allowed: 0 to 1");
+    if (!(gp.zipf_alpha > 0.0)) fail(where, gpath + ".zipf_alpha: " + g["zipf_alpha"].dump() + " must be above 0");
+    if (gp.zipf_item < gp.access_size || gp.zipf_item > gp.length)
+        fail(where, gpath + ".zipf_item: must be at least access_size and at most length");
+}
+
+}  // namespace
+
+std::string platform_dir() {
+    if (const char* env = std::getenv("MMUSIM_PLATFORM_DIR"); env != nullptr && *env != '\0') return env;
+    return std::string(MMUSIM_SOURCE_DIR) + "/platforms";
+}
+
+json read_json_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError(path + ": cannot be read (" + std::string(std::strerror(errno)) + ")");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    try {
+        return json::parse(text);
+    } catch (const json::parse_error& e) {
+        std::size_t line = 1, col = 1;
+        const std::size_t upto = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+        for (std::size_t i = 0; i < upto; ++i) {
+            if (text[i] == '\n') { ++line; col = 1; } else { ++col; }
+        }
+        std::string what = e.what();
+        if (const auto pos = what.find("syntax error"); pos != std::string::npos) what = what.substr(pos);
+        throw ConfigError(path + ":" + std::to_string(line) + ":" + std::to_string(col) + ": not valid JSON: " + what +
+                          " (comments and trailing commas are not allowed)");
+    }
+}
+
+Override parse_override(const std::string& text) {
+    const std::size_t eq = text.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw ConfigError("--set " + text + ": expected KEY=VALUE, e.g. --set platform.tlb.l2.ways=4");
+    Override o;
+    o.key = text.substr(0, eq);
+    o.text = text;
+    const std::string value = text.substr(eq + 1);
+    try {
+        o.value = json::parse(value);
+    } catch (const json::parse_error&) {
+        o.value = value;  // not JSON: a string
+    }
+    return o;
+}
+
+RunConfig load_config(const std::string& path, const std::vector<Override>& overrides) {
+    RunConfig rc;
+    rc.source = path;
+    json doc = read_json_file(path);
+    if (!doc.is_object()) fail(path, "the top level must be an object with keys: platform, kernel, workload, seed");
+    const fs::path dir = fs::path(path).parent_path();
+
+    // Overrides are checked against the schema one by one, so that a mistake names the option.
+    for (const Override& o : overrides) {
+        const Origin origin{"--set " + o.text};
+        const Field& f = field_at(o.key, origin);
+        json v = o.value;
+        if (!(o.key == "platform" && v.is_string())) validate(v, f, o.key, origin);
+    }
+    // A new platform comes first; then the preset is expanded; then the other overrides apply
+    // on top, so that --set platform.tlb.l2.ways=4 works with a preset too.
+    for (const Override& o : overrides)
+        if (o.key == "platform") doc["platform"] = o.value;
+    if (!doc.contains("platform")) doc["platform"] = config_schema().child("platform")->def;
+    if (doc["platform"].is_string()) doc["platform"] = load_platform(doc["platform"].get<std::string>(), dir, path);
+    for (const Override& o : overrides)
+        if (o.key != "platform") set_path(doc, o.key, o.value);
+
+    const std::string where = overrides.empty() ? path : path + " (with --set overrides)";
+    validate(doc, config_schema(), "", Origin{where});
+    rc.resolved = doc;
+    check_and_convert(rc, where);
+    return rc;
+}
+
+}  // namespace mmusim::sim

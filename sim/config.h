@@ -1,0 +1,50 @@
+// Loading a run config: JSON file, platform preset, --set overrides, validation against the
+// schema, defaults, and conversion into the parameter structs of the models.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/kernel/kernel_config.h"
+#include "platforms/platform_config.h"
+#include "workloads/generator.h"
+
+namespace mmusim::sim {
+
+struct WorkloadConfig {
+    bool is_trace = false;
+    std::string trace_path;   // resolved against the config file's folder
+    std::string trace_format;
+    workloads::GeneratorParams generator;
+    std::uint64_t max_records = 0;  // 0 = all
+};
+
+struct RunConfig {
+    std::string source;             // the config file
+    nlohmann::json resolved;        // complete config, defaults filled in, platform inlined
+    platforms::PlatformConfig platform;
+    kernel::KernelConfig kernel;
+    WorkloadConfig workload;
+    std::uint64_t seed = 1;
+};
+
+// One override: KEY=VALUE, VALUE parsed as JSON when it parses, else taken as a string.
+struct Override {
+    std::string key;
+    nlohmann::json value;
+    std::string text;  // as given, for messages
+};
+Override parse_override(const std::string& text);
+
+RunConfig load_config(const std::string& path, const std::vector<Override>& overrides);
+
+// Reads a JSON file; a syntax error names the file, line and column.
+nlohmann::json read_json_file(const std::string& path);
+
+// The folder holding the platform presets (MMUSIM_PLATFORM_DIR, else the source tree's).
+std::string platform_dir();
+
+}  // namespace mmusim::sim

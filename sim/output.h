@@ -1,0 +1,14 @@
+// Writing results: a file appears complete or not at all (written aside, then renamed).
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace mmusim::sim {
+
+void write_file_atomic(const std::string& path, const std::string& content);
+// The JSON text of a statistics document: sorted keys, two-space indent, final newline.
+std::string stats_text(const nlohmann::json& doc);
+
+}  // namespace mmusim::sim

@@ -1,0 +1,47 @@
+#include "sim/run.h"
+
+#include <vector>
+
+#include <systemc>
+
+#include "platforms/platform.h"
+#include "sim/logging.h"
+#include "sim/sc_context.h"
+#include "sim/stats.h"
+#include "workloads/generator.h"
+#include "workloads/lackey_reader.h"
+#include "workloads/limited_source.h"
+
+namespace mmusim::sim {
+
+std::unique_ptr<workloads::Source> open_workload(const RunConfig& config) {
+    const WorkloadConfig& w = config.workload;
+    std::unique_ptr<workloads::Source> source =
+        w.is_trace ? workloads::open_lackey(w.trace_path) : workloads::make_generator(w.generator);
+    if (w.max_records != 0) source = std::make_unique<workloads::LimitedSource>(std::move(source), w.max_records);
+    return source;
+}
+
+nlohmann::json run_simulation(const RunConfig& config) {
+    // Open the workload first: a missing or unreadable trace fails before anything runs.
+    std::vector<std::unique_ptr<workloads::Source>> threads;
+    threads.push_back(open_workload(config));
+
+    fresh_systemc_context();
+    auto log = logger("sim");
+    log->info("running {} on {} ({} core(s)), kernel {}", config.source, config.platform.name, config.platform.cores,
+              config.kernel.version.name());
+    platforms::Platform platform(config.platform, config.kernel, std::move(threads));
+    sc_core::sc_start();
+    for (unsigned i = 0; i < platform.cores(); ++i) {
+        const core::Core& core = platform.core(i);
+        if (!core.error().empty()) throw RunError(core.error());
+        if (!core.done()) throw RunError("core " + std::to_string(i) + " did not finish its workload");
+    }
+    nlohmann::json stats = collect_stats(config, platform);
+    log->info("done: {} records, {} cycles", stats["workload"]["records"].get<std::uint64_t>(),
+              stats["cycles"].get<std::uint64_t>());
+    return stats;
+}
+
+}  // namespace mmusim::sim

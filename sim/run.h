@@ -1,0 +1,27 @@
+// One simulation: builds the platform in a fresh SystemC context, replays the workload, and
+// returns the statistics document of spec/mmu.md §5.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/config.h"
+#include "workloads/source.h"
+
+namespace mmusim::sim {
+
+// The run could not complete: a bad trace line, a fatal fault, an unmodelled path.
+class RunError : public std::runtime_error {
+public:
+    explicit RunError(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Opens the configured workload (trace reader or generator, limited by max_records).
+std::unique_ptr<workloads::Source> open_workload(const RunConfig& config);
+
+nlohmann::json run_simulation(const RunConfig& config);
+
+}  // namespace mmusim::sim

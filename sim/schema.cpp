@@ -1,0 +1,332 @@
+#include "sim/schema.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "models/arch/sizes.h"
+#include "sim/config_error.h"
+
+namespace mmusim::sim {
+
+using nlohmann::json;
+
+namespace {
+
+Field object(std::string name, std::string help, std::vector<Field> fields) {
+    Field f;
+    f.name = std::move(name);
+    f.kind = FieldKind::Object;
+    f.help = std::move(help);
+    f.fields = std::move(fields);
+    return f;
+}
+Field leaf(std::string name, FieldKind kind, json def, std::string help) {
+    Field f;
+    f.name = std::move(name);
+    f.kind = kind;
+    f.def = std::move(def);
+    f.help = std::move(help);
+    return f;
+}
+Field boolean(std::string name, bool def, std::string help) { return leaf(std::move(name), FieldKind::Bool, def, std::move(help)); }
+Field integer(std::string name, json def, std::int64_t min, std::int64_t max, std::string help) {
+    Field f = leaf(std::move(name), FieldKind::Integer, std::move(def), std::move(help));
+    f.min = min;
+    f.max = max;
+    return f;
+}
+Field cycles(std::string name, std::int64_t def, std::string help) {
+    return integer(std::move(name), def, 0, 1'000'000'000, std::move(help) + " (cycles)");
+}
+Field choice(std::string name, json def, std::vector<std::string> choices, std::string help) {
+    Field f = leaf(std::move(name), FieldKind::Enum, std::move(def), std::move(help));
+    f.choices = std::move(choices);
+    return f;
+}
+Field optional(Field f) {
+    f.optional = true;
+    return f;
+}
+
+Field tlb_level(const std::string& name, std::int64_t entries, std::int64_t ways, json sizes, std::int64_t latency) {
+    return object(name, "TLB level " + name,
+                  {integer("entries", entries, 1, 1 << 20, "total entries"),
+                   integer("ways", ways, 1, 1 << 20, "associativity (ways == entries: fully associative); must divide entries"),
+                   leaf("sizes", FieldKind::SizeList, std::move(sizes), "entry sizes this level holds, in lookup order"),
+                   integer("latency", latency, 0, 1000, "cycles per lookup, hit or miss"),
+                   choice("replacement", "lru", {"lru"}, "replacement policy")});
+}
+
+Field build_platform_schema() {
+    const json l1_sizes = {"4K", "64K", "2M", "32M"};
+    const json l2_sizes = {"4K", "64K", "2M", "32M", "1G"};
+    Field p = object("platform", "a platform preset name, a path to a platform JSON file, or an inline platform object",
+        {leaf("name", FieldKind::String, "custom", "platform name"),
+         leaf("description", FieldKind::String, "", "where the figures come from"),
+         integer("cores", 1, 1, 256, "number of cores"),
+         object("features", "architecture features",
+                {boolean("hafdbs", true, "FEAT_HAFDBS: hardware access flag and dirty state management"),
+                 boolean("tlbirange", false, "FEAT_TLBIRANGE: range TLBI instructions"),
+                 boolean("bbml2_noabort", false, "BBML2 without conflict aborts (contpte converts skip their TLBI from v6.17)"),
+                 boolean("honour_cont", true, "TLBs hold one entry for a contiguous block"),
+                 boolean("conflict_abort", true, "a TLB conflict raises an abort; false: the smallest entry is used")}),
+         object("tlb", "TLB levels of each core",
+                {tlb_level("l1i", 48, 48, l1_sizes, 1), tlb_level("l1d", 48, 48, l1_sizes, 1),
+                 tlb_level("l2", 1280, 5, l2_sizes, 5)}),
+         object("memory", "physical memory",
+                {leaf("size", FieldKind::Size, "16G", "bytes of physical memory for page tables and folios"),
+                 cycles("latency", 30, "latency of one page-table access by the walker or the kernel")}),
+         cycles("quantum", 100000, "how far a core may run ahead of simulated time before synchronising"),
+         object("costs", "kernel cost table",
+                {cycles("fault_entry_exit", 700, "exception entry, fault dispatch and return"),
+                 cycles("folio_alloc", 300, "one buddy allocation"),
+                 cycles("zero_per_4k", 250, "clearing 4 KiB of a new folio"),
+                 cycles("table_alloc", 500, "allocating and clearing a page-table page"),
+                 cycles("atomic", 20, "extra cost of an exchange or compare-and-swap over a plain access"),
+                 cycles("tlbi_local", 10, "one local TLBI"),
+                 cycles("tlbi_broadcast", 100, "one broadcast (inner-shareable) TLBI"),
+                 cycles("dsb_ishst", 20, "DSB ISHST"), cycles("dsb_ish", 150, "DSB ISH"),
+                 cycles("dsb_nshst", 5, "DSB NSHST"), cycles("dsb_nsh", 20, "DSB NSH"),
+                 cycles("isb", 20, "ISB")})});
+    return p;
+}
+
+Field build_config_schema() {
+    Field generator = object("generator", "a synthetic address stream",
+        {choice("pattern", json(), {"sequential", "strided", "uniform", "zipf"}, "access pattern"),
+         leaf("base", FieldKind::Address, "0x10000000", "VA of the data region"),
+         leaf("length", FieldKind::Size, json(), "bytes of the data region"),
+         integer("count", json(), 1, std::numeric_limits<std::int64_t>::max(), "data accesses to generate"),
+         leaf("stride", FieldKind::Size, 64, "strided: bytes between accesses"),
+         integer("access_size", 8, 1, 4096, "bytes per access"),
+         leaf("store_fraction", FieldKind::Number, 0.0, "probability that an access is a store, 0 to 1"),
+         leaf("zipf_alpha", FieldKind::Number, 1.0, "zipf: skew, > 0"),
+         leaf("zipf_item", FieldKind::Size, "4K", "zipf: bytes per ranked item"),
+         leaf("code_base", FieldKind::Address, "0x400000", "VA of the code region"),
+         leaf("code_length", FieldKind::Size, 0, "bytes of code; > 0 adds one instruction fetch before each access")});
+    Field trace = object("trace", "a recorded memory trace",
+        {leaf("path", FieldKind::String, json(), "trace file, relative to the config file"),
+         choice("format", "lackey", {"lackey"}, "trace format")});
+    Field workload = object("workload", "what each core runs",
+        {optional(trace), optional(generator),
+         choice("layout", "auto", {"auto"}, "address-space layout"),
+         integer("max_records", 0, 0, std::numeric_limits<std::int64_t>::max(), "stop after this many records (0: all)")});
+    Field kernel = object("kernel", "the Linux arm64 kernel model",
+        {leaf("version", FieldKind::String, "6.17", "kernel behaviour era: 6.9 or later (e.g. 6.9, 6.16, 6.17, 6.19) or current"),
+         choice("granule", "4K", {"4K", "16K", "64K"}, "translation granule"),
+         boolean("contpte", true, "CONFIG_ARM64_CONTPTE: false = the kernel never sets PTE_CONT"),
+         leaf("mthp", FieldKind::SizeList, json::array(), "anonymous folio sizes enabled below PMD size; [] = order 0 only"),
+         choice("thp", "never", {"never", "always", "madvise"}, "PMD-sized anonymous THP"),
+         boolean("zero_page", true, "read faults on anonymous memory map the shared zero page")});
+    Field root = object("", "run config",
+        {build_platform_schema(), kernel, workload,
+         integer("seed", 1, 0, std::numeric_limits<std::int64_t>::max(), "seed of every random choice")});
+    root.fields[0].def = "neoverse-n1";
+    return root;
+}
+
+std::string type_name(const json& v) {
+    switch (v.type()) {
+        case json::value_t::null: return "null";
+        case json::value_t::boolean: return "a boolean";
+        case json::value_t::string: return "a string";
+        case json::value_t::array: return "a list";
+        case json::value_t::object: return "an object";
+        case json::value_t::number_float: return "a number";
+        default: return "an integer";
+    }
+}
+
+std::string shown(const json& v) {
+    std::string s = v.dump();
+    if (s.size() > 60) s = s.substr(0, 57) + "...";
+    return s;
+}
+
+[[noreturn]] void fail(const Origin& origin, const std::string& path, const std::string& what) {
+    throw ConfigError(origin.where + ": " + path + ": " + what);
+}
+
+std::string join_keys(const Field& f) {
+    std::string out;
+    for (const Field& c : f.fields) out += (out.empty() ? "" : ", ") + c.name;
+    return out;
+}
+
+std::string child_path(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j)
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0u : 1u)});
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+const char* kSizeHelp = "a size such as 4K, 16K, 64K, 2M, 32M, 512M, 1G or 16G, or a whole number of bytes";
+
+std::uint64_t size_value(const json& v, const Origin& origin, const std::string& path) {
+    if (v.is_number_unsigned()) return v.get<std::uint64_t>();
+    if (v.is_number_integer() && v.get<std::int64_t>() >= 0) return static_cast<std::uint64_t>(v.get<std::int64_t>());
+    if (v.is_string()) {
+        if (auto s = arch::parse_size(v.get<std::string>())) return *s;
+        fail(origin, path, "\"" + v.get<std::string>() + "\" is not a size name; expected " + kSizeHelp);
+    }
+    fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected " + kSizeHelp);
+}
+
+void validate_leaf(json& v, const Field& f, const std::string& path, const Origin& origin) {
+    switch (f.kind) {
+        case FieldKind::Bool:
+            if (!v.is_boolean()) fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected true or false (" + f.help + ")");
+            return;
+        case FieldKind::Integer: {
+            if (!v.is_number_integer())
+                fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected a whole number (" + f.help + ")");
+            if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(f.max))
+                fail(origin, path, shown(v) + " is too large; allowed: " + std::to_string(f.min) + " to " + std::to_string(f.max));
+            const std::int64_t n = v.get<std::int64_t>();
+            if (n < f.min || n > f.max)
+                fail(origin, path, shown(v) + " is out of range; allowed: " + std::to_string(f.min) + " to " + std::to_string(f.max) + " (" + f.help + ")");
+            return;
+        }
+        case FieldKind::Number:
+            if (!v.is_number()) fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected a number (" + f.help + ")");
+            return;
+        case FieldKind::String:
+            if (!v.is_string()) fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected a string (" + f.help + ")");
+            return;
+        case FieldKind::Enum: {
+            std::string allowed;
+            for (const auto& c : f.choices) allowed += (allowed.empty() ? "" : ", ") + c;
+            if (!v.is_string() || std::find(f.choices.begin(), f.choices.end(), v.get<std::string>()) == f.choices.end())
+                fail(origin, path, "found " + shown(v) + "; allowed: " + allowed);
+            return;
+        }
+        case FieldKind::Size:
+            v = arch::size_name(size_value(v, origin, path));
+            return;
+        case FieldKind::Address: {
+            std::uint64_t a = 0;
+            if (v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
+                a = v.get<std::uint64_t>();
+            } else if (v.is_string()) {
+                const std::string s = v.get<std::string>();
+                std::size_t used = 0;
+                bool ok = s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+                if (ok) {
+                    try { a = std::stoull(s.substr(2), &used, 16); } catch (...) { ok = false; }
+                    ok = ok && used == s.size() - 2;
+                }
+                if (!ok) fail(origin, path, "\"" + s + "\" is not an address; expected a hex string such as \"0x7f0000000000\" or a whole number");
+            } else {
+                fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected an address such as \"0x7f0000000000\"");
+            }
+            std::ostringstream os;
+            os << "0x" << std::hex << a;
+            v = os.str();
+            return;
+        }
+        case FieldKind::SizeList: {
+            if (!v.is_array()) fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected a list of sizes such as [\"4K\", \"64K\"]");
+            for (std::size_t i = 0; i < v.size(); ++i) {
+                const std::string ip = path + "[" + std::to_string(i) + "]";
+                const std::uint64_t s = size_value(v[i], origin, ip);
+                if (!arch::is_pow2(s) || s < 4096)
+                    fail(origin, ip, shown(v[i]) + " is not a power-of-two size of at least 4K");
+                v[i] = arch::size_name(s);
+            }
+            return;
+        }
+        case FieldKind::Object:
+            return;
+    }
+}
+
+}  // namespace
+
+const Field* Field::child(const std::string& key) const {
+    for (const Field& f : fields)
+        if (f.name == key) return &f;
+    return nullptr;
+}
+
+const Field& platform_schema() {
+    static const Field schema = build_platform_schema();
+    return schema;
+}
+
+const Field& config_schema() {
+    static const Field schema = build_config_schema();
+    return schema;
+}
+
+std::string nearest_key(const Field& field, const std::string& key) {
+    std::string best;
+    std::size_t best_distance = std::max<std::size_t>(2, key.size() / 3) + 1;
+    for (const Field& c : field.fields) {
+        const std::size_t d = edit_distance(key, c.name);
+        if (d < best_distance) {
+            best_distance = d;
+            best = c.name;
+        }
+    }
+    return best;
+}
+
+void validate(json& value, const Field& field, const std::string& path, const Origin& origin) {
+    if (field.kind != FieldKind::Object) {
+        validate_leaf(value, field, path, origin);
+        return;
+    }
+    if (!value.is_object())
+        fail(origin, path.empty() ? "(top level)" : path,
+             "found " + shown(value) + " (" + type_name(value) + "); expected an object with keys: " + join_keys(field));
+    for (auto it = value.begin(); it != value.end(); ++it) {
+        if (field.child(it.key()) != nullptr) continue;
+        const std::string near = nearest_key(field, it.key());
+        throw ConfigError(origin.where + ": unknown key \"" + child_path(path, it.key()) + "\"" +
+                          (near.empty() ? "" : "; did you mean \"" + child_path(path, near) + "\"?") +
+                          " Keys allowed " + (path.empty() ? "at the top level" : "in " + path) + ": " + join_keys(field) + ".");
+    }
+    for (const Field& c : field.fields) {
+        const std::string cp = child_path(path, c.name);
+        if (!value.contains(c.name)) {
+            if (c.kind == FieldKind::Object && !c.optional) value[c.name] = json::object();
+            else if (!c.def.is_null()) value[c.name] = c.def;
+            else if (c.optional) continue;
+            else fail(origin, cp, "is required (" + c.help + ")");
+        }
+        validate(value[c.name], c, cp, origin);
+    }
+}
+
+const Field& field_at(const std::string& dotted, const Origin& origin) {
+    const Field* f = &config_schema();
+    std::string path;
+    std::size_t start = 0;
+    while (start <= dotted.size()) {
+        const std::size_t dot = dotted.find('.', start);
+        const std::string key = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        const Field* next = f->kind == FieldKind::Object ? f->child(key) : nullptr;
+        if (next == nullptr) {
+            const std::string near = f->kind == FieldKind::Object ? nearest_key(*f, key) : "";
+            throw ConfigError(origin.where + ": unknown key \"" + child_path(path, key) + "\"" +
+                              (near.empty() ? "" : "; did you mean \"" + child_path(path, near) + "\"?") +
+                              (f->kind == FieldKind::Object
+                                   ? " Keys allowed " + (path.empty() ? std::string("at the top level") : "in " + path) + ": " + join_keys(*f) + "."
+                                   : " " + path + " has no keys below it."));
+        }
+        path = child_path(path, key);
+        f = next;
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    return *f;
+}
+
+}  // namespace mmusim::sim

@@ -1,0 +1,115 @@
+#include "sim/stats.h"
+
+#include "models/arch/granule.h"
+#include "models/arch/sizes.h"
+
+namespace mmusim::sim {
+
+using nlohmann::json;
+
+namespace {
+
+json pmu_json(const mmu::PmuCounters& p) {
+    return json{{"L1D_TLB", p.L1D_TLB},           {"L1D_TLB_REFILL", p.L1D_TLB_REFILL}, {"L1I_TLB", p.L1I_TLB},
+                {"L1I_TLB_REFILL", p.L1I_TLB_REFILL}, {"L2D_TLB", p.L2D_TLB},         {"L2D_TLB_REFILL", p.L2D_TLB_REFILL},
+                {"DTLB_WALK", p.DTLB_WALK},       {"ITLB_WALK", p.ITLB_WALK},           {"INST_RETIRED", p.INST_RETIRED}};
+}
+
+json mmu_json(const mmu::MmuStats& s) {
+    return json{{"tlb_conflicts", s.tlb_conflicts},
+                {"walk_descriptor_reads", s.walk_descriptor_reads},
+                {"walk_cycles", s.walk_cycles},
+                {"hw_access_flag_updates", s.hw_access_flag_updates},
+                {"hw_dirty_updates", s.hw_dirty_updates},
+                {"faults", s.faults},
+                {"tlbi_received", s.tlbi_received}};
+}
+
+json ratio(std::uint64_t num, std::uint64_t den) { return den == 0 ? json(nullptr) : json(static_cast<double>(num) / static_cast<double>(den)); }
+
+json kernel_json(const RunConfig& config, const kernel::KernelStats& k) {
+    json faults = {{"total", k.faults_total}, {"translation", 0}, {"permission", 0}, {"access_flag", 0}, {"by_handler", json::object()}};
+    for (const auto& [kind, n] : k.faults_by_kind) faults[kind] = n;
+    for (const auto& [path, n] : k.faults_by_handler) faults["by_handler"][path] = n;
+
+    // Folios: the base page and every enabled mTHP size always appear, so keys are stable.
+    const arch::Geometry& geo = arch::geometry(config.kernel.granule);
+    json folios = json::object();
+    folios[arch::size_name(geo.page_size())] = 0;
+    for (unsigned order : config.kernel.mthp_orders) folios[arch::size_name(geo.page_size() << order)] = 0;
+    for (const auto& [size, n] : k.folios_by_size) folios[arch::size_name(size)] = n;
+
+    json tlbi = json::object();
+    for (unsigned i = 0; i < arch::kTlbiOpCount; ++i)
+        tlbi[std::string(arch::tlbi_name(static_cast<arch::TlbiOp>(i)))] = k.tlbi[i];
+    json barriers = json::object();
+    for (unsigned i = 0; i < static_cast<unsigned>(kernel::Barrier::Count); ++i)
+        barriers[kernel::barrier_name(static_cast<kernel::Barrier>(i))] = k.barriers[i];
+
+    return json{{"faults", faults},
+                {"folios", folios},
+                {"contpte", {{"folds", k.folds}, {"unfolds", k.unfolds}, {"fold_attempts", k.fold_attempts},
+                             {"converts", k.converts}, {"blocks_mapped_cont", k.blocks_mapped_cont}}},
+                {"pte_ops", {{"R", k.pte_R}, {"W", k.pte_W}, {"X", k.pte_X}, {"C", k.pte_C}}},
+                {"tlbi", tlbi},
+                {"tlbi_scope", {{"local", k.tlbi_local}, {"broadcast", k.tlbi_broadcast}}},
+                {"barriers", barriers},
+                {"pgtables", {{"tables_allocated", k.tables_allocated}, {"table_reads", k.table_reads},
+                              {"table_writes", k.table_writes}}},
+                {"cycles", k.cycles}};
+}
+
+}  // namespace
+
+json derived_figures(const json& pmu) {
+    const auto get = [&](const char* k) { return pmu.at(k).get<std::uint64_t>(); };
+    const std::uint64_t inst = get("INST_RETIRED");
+    json mpki = json::object();
+    for (const char* k : {"L1D_TLB_REFILL", "L1I_TLB_REFILL", "L2D_TLB_REFILL", "DTLB_WALK", "ITLB_WALK"})
+        mpki[k] = inst == 0 ? json(nullptr) : json(1000.0 * static_cast<double>(get(k)) / static_cast<double>(inst));
+    return json{{"l1d_miss_ratio", ratio(get("L1D_TLB_REFILL"), get("L1D_TLB"))},
+                {"l1i_miss_ratio", ratio(get("L1I_TLB_REFILL"), get("L1I_TLB"))},
+                {"l2_miss_ratio", ratio(get("L2D_TLB_REFILL"), get("L2D_TLB"))},
+                {"walk_ratio", ratio(get("DTLB_WALK"), get("L1D_TLB"))},
+                {"mpki", mpki}};
+}
+
+json collect_stats(const RunConfig& config, platforms::Platform& platform) {
+    mmu::PmuCounters total;
+    mmu::MmuStats mmu_total;
+    json cores = json::array();
+    std::uint64_t cycles = 0, records = 0, requests = 0, attempts = 0;
+    for (unsigned i = 0; i < platform.cores(); ++i) {
+        mmu::PmuCounters p = platform.mmu(i).pmu();
+        const core::CoreStats& cs = platform.core(i).stats();
+        p.INST_RETIRED = cs.inst_retired;
+        total += p;
+        const mmu::MmuStats& ms = platform.mmu(i).stats();
+        mmu_total.tlb_conflicts += ms.tlb_conflicts;
+        mmu_total.walk_descriptor_reads += ms.walk_descriptor_reads;
+        mmu_total.walk_cycles += ms.walk_cycles;
+        mmu_total.hw_access_flag_updates += ms.hw_access_flag_updates;
+        mmu_total.hw_dirty_updates += ms.hw_dirty_updates;
+        mmu_total.faults += ms.faults;
+        mmu_total.tlbi_received += ms.tlbi_received;
+        cycles = std::max(cycles, cs.cycles);
+        records += cs.records;
+        requests += cs.requests;
+        attempts += cs.attempts;
+        cores.push_back(json{{"id", i}, {"pmu", pmu_json(p)}, {"mmu", mmu_json(ms)}, {"cycles", cs.cycles},
+                             {"kernel_cycles", cs.kernel_cycles}, {"records", cs.records}, {"requests", cs.requests},
+                             {"attempts", cs.attempts}});
+    }
+    const json pmu = pmu_json(total);
+    return json{{"schema", kStatsSchema},
+                {"config", config.resolved},
+                {"pmu", pmu},
+                {"derived", derived_figures(pmu)},
+                {"mmu", mmu_json(mmu_total)},
+                {"cores", cores},
+                {"kernel", kernel_json(config, platform.kernel().stats())},
+                {"workload", {{"records", records}, {"requests", requests}, {"attempts", attempts}}},
+                {"cycles", cycles}};
+}
+
+}  // namespace mmusim::sim
