@@ -106,12 +106,16 @@ int cli_main(int argc, char** argv) {
             if (json_out) std::cout << stats_text(result);
             else std::cout << compare_table(result);
         } else if (*validate) {
+            // The whole workload is read (streamed, not simulated), so a trace that is cut
+            // short or has a bad line further on is found now rather than mid-run.
             const RunConfig rc = load_config(config_path, overrides);
             auto source = open_workload(rc);
-            workloads::Record probe[16];
-            (void)source->next(probe, 16);
+            std::vector<workloads::Record> batch(4096);
+            std::uint64_t records = 0;
+            for (std::size_t n; (n = source->next(batch.data(), batch.size())) != 0;) records += n;
             std::cout << config_path << ": valid (platform " << rc.platform.name << ", kernel " << rc.kernel.version.name()
-                      << ", " << (rc.workload.is_trace ? "trace " + rc.workload.trace_path : std::string("generator")) << ")\n";
+                      << ", " << (rc.workload.is_trace ? "trace " + rc.workload.trace_path : std::string("generator")) << ", "
+                      << records << " records)\n";
         }
     } catch (const ConfigError& e) {
         return fail(e.what());

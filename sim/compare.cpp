@@ -43,7 +43,7 @@ json run_compare(const std::string& config_path, const std::vector<Override>& ov
     std::vector<RunConfig> configs;
     for (const std::string& v : values) {
         std::vector<Override> all = overrides;
-        all.push_back(parse_override(key + "=" + v));
+        all.push_back(parse_override(key + "=" + v, "--vary"));
         configs.push_back(load_config(config_path, all));
     }
     json runs = json::array();

@@ -177,6 +177,11 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
         const fs::path tp = w["trace"]["path"].get<std::string>();
         wc.trace_path = (tp.is_absolute() ? tp : fs::path(rc.source).parent_path() / tp).lexically_normal().string();
         wc.trace_format = w["trace"]["format"].get<std::string>();
+        std::error_code ec;
+        if (!fs::is_regular_file(wc.trace_path, ec))
+            fail(where, "workload.trace.path: \"" + tp.string() + "\" (" + wc.trace_path + ") " +
+                            (fs::exists(wc.trace_path, ec) ? "is not a regular file" : "does not exist") +
+                            "; paths in a config are relative to the config file's folder");
         return;
     }
     const json& g = w["generator"];
@@ -209,6 +214,11 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     if (!(gp.zipf_alpha > 0.0)) fail(where, gpath + ".zipf_alpha: " + g["zipf_alpha"].dump() + " must be above 0");
     if (gp.zipf_item < gp.access_size || gp.zipf_item > gp.length)
         fail(where, gpath + ".zipf_item: must be at least access_size and at most length");
+    if (gp.pattern == workloads::Pattern::Zipf && gp.length / gp.zipf_item > workloads::kGeneratorMaxZipfItems)
+        fail(where, gpath + ".zipf_item: length / zipf_item is more than 2^32 items; use larger items");
+    if (gp.code_length != 0 && gp.code_length < 4)
+        fail(where, gpath + ".code_length: " + g["code_length"].get<std::string>() +
+                        " is too small for one 4-byte instruction; allowed: 0 (no instruction fetches) or at least 4");
 }
 
 }  // namespace
@@ -239,13 +249,14 @@ json read_json_file(const std::string& path) {
     }
 }
 
-Override parse_override(const std::string& text) {
+Override parse_override(const std::string& text, const std::string& option) {
     const std::size_t eq = text.find('=');
     if (eq == std::string::npos || eq == 0)
-        throw ConfigError("--set " + text + ": expected KEY=VALUE, e.g. --set platform.tlb.l2.ways=4");
+        throw ConfigError(option + " " + text + ": expected KEY=VALUE, e.g. --set platform.tlb.l2.ways=4");
     Override o;
     o.key = text.substr(0, eq);
     o.text = text;
+    o.option = option;
     const std::string value = text.substr(eq + 1);
     try {
         o.value = json::parse(value);
@@ -264,17 +275,22 @@ RunConfig load_config(const std::string& path, const std::vector<Override>& over
 
     // Overrides are checked against the schema one by one, so that a mistake names the option.
     for (const Override& o : overrides) {
-        const Origin origin{"--set " + o.text};
+        const Origin origin{o.where()};
         const Field& f = field_at(o.key, origin);
         json v = o.value;
         if (!(o.key == "platform" && v.is_string())) validate(v, f, o.key, origin);
     }
     // A new platform comes first; then the preset is expanded; then the other overrides apply
     // on top, so that --set platform.tlb.l2.ways=4 works with a preset too.
-    for (const Override& o : overrides)
-        if (o.key == "platform") doc["platform"] = o.value;
+    std::string platform_origin = path;
+    for (const Override& o : overrides) {
+        if (o.key != "platform") continue;
+        doc["platform"] = o.value;
+        platform_origin = o.where();
+    }
     if (!doc.contains("platform")) doc["platform"] = config_schema().child("platform")->def;
-    if (doc["platform"].is_string()) doc["platform"] = load_platform(doc["platform"].get<std::string>(), dir, path);
+    if (doc["platform"].is_string())
+        doc["platform"] = load_platform(doc["platform"].get<std::string>(), dir, platform_origin);
     for (const Override& o : overrides)
         if (o.key != "platform") set_path(doc, o.key, o.value);
 

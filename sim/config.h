@@ -35,9 +35,11 @@ struct RunConfig {
 struct Override {
     std::string key;
     nlohmann::json value;
-    std::string text;  // as given, for messages
+    std::string text;              // as given, for messages
+    std::string option = "--set";  // the command-line option it came from
+    std::string where() const { return option + " " + text; }
 };
-Override parse_override(const std::string& text);
+Override parse_override(const std::string& text, const std::string& option = "--set");
 
 RunConfig load_config(const std::string& path, const std::vector<Override>& overrides);
 

@@ -155,6 +155,19 @@ std::string join_keys(const Field& f) {
 
 std::string child_path(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
 
+std::string nearest(const Field& field, const std::string& key);
+
+// "unknown key" for `key` below `field` (at `path`): the nearest known key, and the list.
+[[noreturn]] void unknown_key(const Origin& origin, const Field& field, const std::string& path, const std::string& key) {
+    std::string message = origin.where + ": unknown key \"" + child_path(path, key) + "\"";
+    if (field.kind != FieldKind::Object) throw ConfigError(message + "; " + path + " is a value and has no keys below it.");
+    const std::string near = nearest(field, key);
+    if (!near.empty()) message += "; did you mean \"" + child_path(path, near) + "\"?";
+    message += std::string(near.empty() ? "; keys" : " Keys") + " allowed " +
+               (path.empty() ? std::string("at the top level") : "in " + path) + ": " + join_keys(field) + ".";
+    throw ConfigError(message);
+}
+
 std::size_t edit_distance(const std::string& a, const std::string& b) {
     std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
     for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
@@ -265,7 +278,10 @@ const Field& config_schema() {
     return schema;
 }
 
-std::string nearest_key(const Field& field, const std::string& key) {
+std::string nearest_key(const Field& field, const std::string& key) { return nearest(field, key); }
+
+namespace {
+std::string nearest(const Field& field, const std::string& key) {
     std::string best;
     std::size_t best_distance = std::max<std::size_t>(2, key.size() / 3) + 1;
     for (const Field& c : field.fields) {
@@ -277,6 +293,7 @@ std::string nearest_key(const Field& field, const std::string& key) {
     }
     return best;
 }
+}  // namespace
 
 void validate(json& value, const Field& field, const std::string& path, const Origin& origin) {
     if (field.kind != FieldKind::Object) {
@@ -286,13 +303,8 @@ void validate(json& value, const Field& field, const std::string& path, const Or
     if (!value.is_object())
         fail(origin, path.empty() ? "(top level)" : path,
              "found " + shown(value) + " (" + type_name(value) + "); expected an object with keys: " + join_keys(field));
-    for (auto it = value.begin(); it != value.end(); ++it) {
-        if (field.child(it.key()) != nullptr) continue;
-        const std::string near = nearest_key(field, it.key());
-        throw ConfigError(origin.where + ": unknown key \"" + child_path(path, it.key()) + "\"" +
-                          (near.empty() ? "" : "; did you mean \"" + child_path(path, near) + "\"?") +
-                          " Keys allowed " + (path.empty() ? "at the top level" : "in " + path) + ": " + join_keys(field) + ".");
-    }
+    for (auto it = value.begin(); it != value.end(); ++it)
+        if (field.child(it.key()) == nullptr) unknown_key(origin, field, path, it.key());
     for (const Field& c : field.fields) {
         const std::string cp = child_path(path, c.name);
         if (!value.contains(c.name)) {
@@ -313,14 +325,7 @@ const Field& field_at(const std::string& dotted, const Origin& origin) {
         const std::size_t dot = dotted.find('.', start);
         const std::string key = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
         const Field* next = f->kind == FieldKind::Object ? f->child(key) : nullptr;
-        if (next == nullptr) {
-            const std::string near = f->kind == FieldKind::Object ? nearest_key(*f, key) : "";
-            throw ConfigError(origin.where + ": unknown key \"" + child_path(path, key) + "\"" +
-                              (near.empty() ? "" : "; did you mean \"" + child_path(path, near) + "\"?") +
-                              (f->kind == FieldKind::Object
-                                   ? " Keys allowed " + (path.empty() ? std::string("at the top level") : "in " + path) + ": " + join_keys(*f) + "."
-                                   : " " + path + " has no keys below it."));
-        }
+        if (next == nullptr) unknown_key(origin, *f, path, key);
         path = child_path(path, key);
         f = next;
         if (dot == std::string::npos) break;

@@ -7,7 +7,7 @@ const char* lackey_line_problem(LackeyLine result) {
         case LackeyLine::Record: return "no problem";
         case LackeyLine::Other: return "not a record";
         case LackeyLine::BadIfetch: return "an instruction fetch is 'I' followed by two spaces";
-        case LackeyLine::NoAddress: return "the hex address is missing";
+        case LackeyLine::NoAddress: return "no hex address where the address belongs (hex digits 0-9, a-f)";
         case LackeyLine::LongAddress: return "the address has more than 16 hex digits";
         case LackeyLine::NoComma: return "the address is not followed by a comma";
         case LackeyLine::NoSize: return "the decimal size after the comma is missing";

@@ -238,7 +238,7 @@ TEST_F(LackeyTest, RejectsMalformedRecordsNamingTheLine) {
     expect_text_error(head + " S 12345678,99999999999999999999\n", {"larger than 65536"});
     expect_text_error(head + " M 10000000000000000,8\n", {"bad.txt:4:", "more than 16"});
     expect_text_error(head + " L 0x1234,8\n", {"bad.txt:4:", "comma"});
-    expect_text_error(head + " L ,8\n", {"bad.txt:4:", "address is missing"});
+    expect_text_error(head + " L ,8\n", {"bad.txt:4:", "no hex address"});
     expect_text_error(head + " L 1234,\n", {"bad.txt:4:", "size after the comma is missing"});
     expect_text_error(head + " L 1234,8 extra\n", {"bad.txt:4:", "more text after the size"});
     expect_text_error(head + "I 04017e40,3\n", {"bad.txt:4:", "two spaces"});
