@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs what mmusim needs on Debian 12 (only the packages that are missing), then
+# configures and builds it in ./build. Run from the repository root, as root (or with sudo
+# rights for apt-get). Safe to run again: it only rebuilds what changed.
+set -eu
+
+cd "$(dirname "$0")/.."
+
+packages="cmake make g++ pkg-config libsystemc-dev libspdlog-dev nlohmann-json3-dev libcli11-dev \
+libgtest-dev libbenchmark-dev zlib1g-dev liblzma-dev libzstd-dev"
+
+missing=""
+for p in $packages; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing$missing" >&2
+    if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+    $sudo apt-get update -q
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$jobs"
