@@ -81,7 +81,7 @@ filter() {
 # goes to $prog_stdout, its stderr stays on ours, and it keeps our stdin
 # (a background job would otherwise get /dev/null).
 { exec {stdin_fd}<&0; } 2>/dev/null || exec {stdin_fd}</dev/null
-valgrind --tool=lackey --trace-mem=yes --log-fd=3 -- "$@" \
+valgrind --tool=lackey --trace-mem=yes --vgdb=no --log-fd=3 -- "$@" \
     3>"$fifo" >"$prog_stdout" <&"$stdin_fd" {stdin_fd}<&- &
 vgpid=$!
 exec {stdin_fd}<&-
