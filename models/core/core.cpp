@@ -81,6 +81,13 @@ void Core::translate(std::uint64_t va, arch::Access access) {
             if (m_qk.need_sync()) m_qk.sync();
             return;
         }
+        if (m_ext.fault == arch::FaultKind::TlbConflict) {
+            // A TLB conflict abort is fatal for the process (Linux's do_bad on FSC 0x30).
+            std::ostringstream os;
+            os << "core " << m_config.id << ", record " << m_stats.records << ": "
+               << (m_ext.detail != nullptr ? m_ext.detail : "TLB conflict abort");
+            fail(os.str());
+        }
         if (attempt + 1 >= m_config.max_attempts) {
             std::ostringstream os;
             os << "core " << m_config.id << ": the " << arch::access_name(access) << " of VA 0x" << std::hex << va

@@ -111,6 +111,7 @@ bool Mmu::conflict(Tlb& tlb, const TlbLookup& hit, std::uint64_t va, Translation
     }
     os << ")";
     m_last_conflict = os.str();
+    ext.detail = m_last_conflict.c_str();
     return true;
 }
 
@@ -122,6 +123,7 @@ void Mmu::translate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
     const bool ifetch = access == Access::Ifetch;
     const bool bbml2_pick = !m_config.conflict_abort;
     ext->fault = FaultKind::None;
+    ext->detail = nullptr;
     trans.set_response_status(tlm::TLM_OK_RESPONSE);
 
     Tlb& l1 = ifetch ? m_l1i : m_l1d;

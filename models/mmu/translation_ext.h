@@ -16,6 +16,9 @@ struct TranslationExt : tlm::tlm_extension<TranslationExt> {
     arch::FaultKind fault = arch::FaultKind::None;
     unsigned fault_level = 0;
     std::uint64_t pa = 0;
+    // For a TLB conflict abort: which entries collided (owned by the Mmu, valid until its
+    // next conflict). Null otherwise.
+    const char* detail = nullptr;
 
     tlm::tlm_extension_base* clone() const override { return new TranslationExt(*this); }
     void copy_from(const tlm::tlm_extension_base& other) override {

@@ -50,6 +50,7 @@ protected:
         mc.l1d.name = "l1d";
         mc.l2 = mmu::TlbConfig{"l2", 1280, 5, {4096, 65536, 2u << 20}, 5};
         mc.walker.granule = c.granule;
+        mc.conflict_abort = conflict_abort;
         mmu_ = std::make_unique<mmu::Mmu>("mmu0", mc);
         kernel->mem_socket.bind(mem->socket);
         kernel->dvm_socket.bind(dvm->socket);
@@ -105,6 +106,20 @@ protected:
         return d;
     }
 
+    // One translation through the MMU, as a core would send it.
+    mmu::TranslationExt translate(std::uint64_t va, arch::Access access) {
+        tlm::tlm_generic_payload t;
+        mmu::TranslationExt ext;
+        ext.access = access;
+        t.set_address(va);
+        t.set_data_length(0);
+        t.set_extension(&ext);
+        sc_core::sc_time delay;
+        dummy_core->to_mmu->b_transport(t, delay);
+        t.clear_extension(&ext);
+        return ext;
+    }
+
     struct DummyInitiator : sc_core::sc_module {
         tlm_utils::simple_initiator_socket<DummyInitiator> to_mmu, to_kernel;
         explicit DummyInitiator(sc_core::sc_module_name n) : sc_core::sc_module(n), to_mmu("to_mmu"), to_kernel("to_kernel") {}
@@ -124,6 +139,7 @@ protected:
     std::unique_ptr<mmu::Mmu> mmu_;
     std::unique_ptr<DummyInitiator> dummy_core;
     KernelStats before;
+    bool conflict_abort = true;
 };
 
 }  // namespace mmusim::kernel::testing
