@@ -2,7 +2,6 @@
 
 #include <array>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <systemc>
 
 #include "sim/config_error.h"
@@ -33,14 +32,6 @@ void systemc_handler(const sc_core::sc_report& report, const sc_core::sc_actions
     sc_core::sc_report_handler::default_handler(report, actions & ~(sc_core::SC_DISPLAY | sc_core::SC_LOG));
 }
 }  // namespace
-
-std::shared_ptr<spdlog::logger> logger(const std::string& module) {
-    if (auto existing = spdlog::get(module)) return existing;
-    auto created = spdlog::stderr_color_mt(module);
-    created->set_pattern("%n: %l: %v");
-    created->set_level(spdlog::level::warn);
-    return created;
-}
 
 void setup_logging(const std::string& spec) {
     for (const char* m : kModules) logger(m);

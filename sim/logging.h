@@ -7,14 +7,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include "models/common/log.h"
+
 namespace mmusim::sim {
 
 // `spec` is "LEVEL" or "LEVEL,module=LEVEL,...", e.g. "warn,kernel=debug". Throws ConfigError
 // on an unknown level or module.
 void setup_logging(const std::string& spec);
 
-// The logger of a module (created on first use, writing to stderr).
-std::shared_ptr<spdlog::logger> logger(const std::string& module);
+using mmusim::logger;
 
 // Makes SystemC report through the "systemc" logger instead of printing to stdout.
 void route_systemc_reports();

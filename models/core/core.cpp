@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "models/common/cycles.h"
+#include "models/common/log.h"
 
 namespace mmusim::core {
 
@@ -52,6 +53,8 @@ void Core::run() {
     m_qk.sync();
     m_stats.cycles = time_to_cycles(sc_core::sc_time_stamp());
     m_done = true;
+    logger("core")->info("core {}: {} records, {} requests, {} attempts, {} cycles{}", m_config.id, m_stats.records,
+                         m_stats.requests, m_stats.attempts, m_stats.cycles, m_error.empty() ? "" : " (stopped on an error)");
     if (!m_error.empty()) sc_core::sc_stop();
 }
 

@@ -3,6 +3,7 @@
 // getters that gather access/dirty state over a folded block. spec/kernel.md §5.
 #include <stdexcept>
 
+#include "models/common/log.h"
 #include "models/kernel/pgtable.h"
 
 namespace mmusim::kernel {
@@ -63,6 +64,9 @@ void Pgtable::__contpte_try_unfold(const Mm& mm, std::uint64_t addr, std::uint64
 
 void Pgtable::contpte_convert(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte) {
     ++m_stats.converts;
+    static const auto log = logger("kernel");
+    log->debug("contpte_convert: {} the block at VA {:#x}", arch::desc_cont(pte) ? "fold" : "unfold",
+               addr & ~(m_geo.cont_pte_size() - 1));
     const unsigned n = m_geo.cont_ptes();
     const std::uint64_t start_ptep = contpte_align_down(ptep);
     const std::uint64_t start_addr = addr & ~(m_geo.cont_pte_size() - 1);

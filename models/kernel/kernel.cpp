@@ -5,6 +5,7 @@
 #include "models/arch/descriptor.h"
 #include "models/arch/granule.h"
 #include "models/common/cycles.h"
+#include "models/common/log.h"
 #include "models/kernel/kernel_call_ext.h"
 #include "models/kernel/kernel_error.h"
 
@@ -34,6 +35,7 @@ Kernel::Kernel(sc_core::sc_module_name name, const KernelConfig& config)
       m_pgtable(m_config, m_stats, m_mem, m_flush, m_folios),
       m_tables(m_config, m_stats, m_mem, m_flush, m_folios, mem_socket, m_delay) {
     socket.register_b_transport(this, &Kernel::b_transport);
+    m_log = logger("kernel");
     m_faults = std::make_unique<FaultHandler>(m_config, m_stats, m_pgtable, m_tables, m_folios, m_delay);
 }
 
@@ -72,8 +74,11 @@ void Kernel::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_
         ++m_stats.faults_by_kind[std::string(arch::fault_kind_name(call->fault))];
         const char* path = m_faults->handle_mm_fault(*m_mm, FaultRequest{call->va, call->access, call->fault, call->level});
         ++m_stats.faults_by_handler[path];
+        m_log->debug("core {}: {} {} fault at VA {:#x} (level {}): {}", call->core, arch::access_name(call->access),
+                     arch::fault_kind_name(call->fault), call->va, call->level, path);
         trans.set_response_status(tlm::TLM_OK_RESPONSE);
     } catch (const KernelError& e) {
+        m_log->debug("core {}: fault at VA {:#x} not resolved: {}", call->core, call->va, e.what());
         call->error = e.what();
         trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     }

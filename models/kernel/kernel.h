@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <memory>
 
+#include <spdlog/spdlog.h>
+
 #include <systemc>
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
@@ -60,6 +62,7 @@ private:
     PgtableAlloc m_tables;
     std::unique_ptr<FaultHandler> m_faults;
     std::unique_ptr<Mm> m_mm;
+    std::shared_ptr<spdlog::logger> m_log;
 };
 
 }  // namespace mmusim::kernel
