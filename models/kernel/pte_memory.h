@@ -10,7 +10,7 @@
 
 #include "models/kernel/kernel_config.h"
 #include "models/kernel/kernel_stats.h"
-#include "models/memory/atomic_ext.h"
+#include "models/memory/word_access.h"
 
 namespace mmusim::kernel {
 
@@ -19,9 +19,6 @@ public:
     // `delay` accumulates the annotated time of every access of the current kernel call.
     PteMemory(tlm::tlm_initiator_socket<>& socket, KernelStats& stats, const KernelCosts& costs,
               sc_core::sc_time& delay);
-    ~PteMemory();
-    PteMemory(const PteMemory&) = delete;
-    PteMemory& operator=(const PteMemory&) = delete;
 
     std::uint64_t read(std::uint64_t pa);                      // R
     void write(std::uint64_t pa, std::uint64_t value);         // W
@@ -32,16 +29,10 @@ public:
     void table_write(std::uint64_t pa, std::uint64_t value);
 
 private:
-    void access(tlm::tlm_command cmd, std::uint64_t pa);
-    std::uint64_t atomic(memory::AtomicExt::Op op, std::uint64_t pa, std::uint64_t expected, std::uint64_t value);
-
-    tlm::tlm_initiator_socket<>& m_socket;
+    memory::WordAccess m_words;
     KernelStats& m_stats;
     const KernelCosts& m_costs;
     sc_core::sc_time& m_delay;
-    tlm::tlm_generic_payload m_trans;
-    std::uint64_t m_data = 0;
-    memory::AtomicExt m_atomic;
 };
 
 }  // namespace mmusim::kernel

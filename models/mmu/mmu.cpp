@@ -16,50 +16,28 @@ using arch::FaultKind;
 Mmu::Mmu(sc_core::sc_module_name name, const MmuConfig& config)
     : sc_core::sc_module(name), cpu_socket("cpu_socket"), dvm_socket("dvm_socket"), mem_socket("mem_socket"),
       m_config(config), m_l1i(config.l1i), m_l1d(config.l1d), m_l2(config.l2),
-      m_walker(config.walker, *this) {
+      m_walker(config.walker, *this), m_words(mem_socket) {
     cpu_socket.register_b_transport(this, &Mmu::translate);
     dvm_socket.register_b_transport(this, &Mmu::invalidate);
     m_l1_latency[0] = cycles_to_time(config.l1i.latency);
     m_l1_latency[1] = cycles_to_time(config.l1d.latency);
     m_l2_latency = cycles_to_time(config.l2.latency);
-    m_mem_trans.set_data_ptr(reinterpret_cast<unsigned char*>(&m_mem_data));
-    m_mem_trans.set_data_length(8);
-    m_mem_trans.set_streaming_width(8);
-    m_mem_trans.set_byte_enable_ptr(nullptr);
-    m_mem_trans.set_dmi_allowed(false);
-}
-
-Mmu::~Mmu() {
-    // m_atomic is a member: detach it so that the payload does not try to free it.
-    if (m_mem_trans.get_extension<memory::AtomicExt>() != nullptr) m_mem_trans.clear_extension(&m_atomic);
 }
 
 std::uint64_t Mmu::read_descriptor(std::uint64_t pa, sc_core::sc_time& delay) {
-    m_mem_trans.set_command(tlm::TLM_READ_COMMAND);
-    m_mem_trans.set_address(pa);
-    m_mem_trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     const sc_core::sc_time before = delay;
-    mem_socket->b_transport(m_mem_trans, delay);
+    const std::uint64_t value = m_words.read(pa, delay);
     ++m_stats.walk_descriptor_reads;
     m_stats.walk_cycles += time_to_cycles(delay - before);
-    return m_mem_data;
+    return value;
 }
 
 std::uint64_t Mmu::cas_descriptor(std::uint64_t pa, std::uint64_t expected, std::uint64_t value,
                                   sc_core::sc_time& delay) {
-    m_atomic.op = memory::AtomicExt::Op::CompareAndSwap;
-    m_atomic.expected = expected;
-    m_atomic.value = value;
-    m_mem_trans.set_extension(&m_atomic);
-    m_mem_trans.set_command(tlm::TLM_WRITE_COMMAND);
-    m_mem_trans.set_address(pa);
-    m_mem_data = value;
-    m_mem_trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     const sc_core::sc_time before = delay;
-    mem_socket->b_transport(m_mem_trans, delay);
-    m_mem_trans.clear_extension(&m_atomic);
+    const std::uint64_t old = m_words.compare_and_swap(pa, expected, value, delay);
     m_stats.walk_cycles += time_to_cycles(delay - before);
-    return m_atomic.old;
+    return old;
 }
 
 void Mmu::fault(TranslationExt& ext, tlm::tlm_generic_payload& trans, FaultKind kind, unsigned level) {

@@ -11,7 +11,7 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "models/memory/atomic_ext.h"
+#include "models/memory/word_access.h"
 #include "models/mmu/descriptor_port.h"
 #include "models/mmu/pmu.h"
 #include "models/mmu/tlb.h"
@@ -33,7 +33,6 @@ public:
     tlm_utils::simple_initiator_socket<Mmu> mem_socket;
 
     Mmu(sc_core::sc_module_name name, const MmuConfig& config);
-    ~Mmu() override;
 
     // Translation context: the table base (TTBR0) and ASID of the running mm.
     void set_context(std::uint64_t ttbr, std::uint16_t asid) { m_ttbr = ttbr; m_asid = asid; }
@@ -68,10 +67,7 @@ private:
     std::string m_last_conflict;
     sc_core::sc_time m_l1_latency[2];  // [0] l1i, [1] l1d
     sc_core::sc_time m_l2_latency;
-    // Reused payloads: descriptor traffic allocates nothing.
-    tlm::tlm_generic_payload m_mem_trans;
-    std::uint64_t m_mem_data = 0;
-    memory::AtomicExt m_atomic;
+    memory::WordAccess m_words;  // descriptor traffic, allocating nothing
 };
 
 }  // namespace mmusim::mmu
