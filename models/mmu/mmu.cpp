@@ -120,9 +120,12 @@ void Mmu::translate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
     if (hit2.matches > 1 && conflict(m_l2, hit2, va, *ext)) return fault(*ext, trans, FaultKind::TlbConflict, 3);
     if (hit2.entry != nullptr) {
         TlbEntry& e = *hit2.entry;
+        // Check (and, for a store through a writable-clean entry, mark dirty) first, so
+        // that the L1 copy carries the updated descriptor; the refill happens either way.
+        const bool allowed = use_entry(e, va, access, *ext, delay);
         (ifetch ? m_pmu.L1I_TLB_REFILL : m_pmu.L1D_TLB_REFILL) += 1;
         l1.fill(va, m_asid, e.global(), e.size(), e.region(), e.pa, e.desc, e.desc_pa, e.level);
-        if (!use_entry(e, va, access, *ext, delay)) fault(*ext, trans, FaultKind::Permission, ext->fault_level);
+        if (!allowed) fault(*ext, trans, FaultKind::Permission, ext->fault_level);
         return;
     }
 
