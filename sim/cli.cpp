@@ -1,5 +1,6 @@
 #include "sim/cli.h"
 
+#include <cstdio>
 #include <iostream>
 #include <sstream>
 
@@ -31,7 +32,12 @@ std::string summary(const json& stats) {
     const json& pmu = stats["pmu"];
     const json& d = stats["derived"];
     const json& k = stats["kernel"];
-    const auto num = [](const json& v) { return v.is_null() ? std::string("-") : v.dump(); };
+    const auto num = [](const json& v) {
+        if (v.is_null()) return std::string("-");
+        char text[32];
+        std::snprintf(text, sizeof text, "%.6f", v.get<double>());
+        return std::string(text);
+    };
     os << "records " << stats["workload"]["records"] << ", instructions " << pmu["INST_RETIRED"] << ", cycles "
        << stats["cycles"] << "\n";
     os << "L1D_TLB " << pmu["L1D_TLB"] << "  L1D_TLB_REFILL " << pmu["L1D_TLB_REFILL"] << "  L2D_TLB " << pmu["L2D_TLB"]

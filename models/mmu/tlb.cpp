@@ -61,6 +61,7 @@ void Tlb::evict(TlbEntry& e) {
     index_erase(e.key);
     --m_size_count[e.shift];
     if (e.global()) --m_global_count;
+    if (e.src_shift > e.shift) --m_fractured_count;
     e.key = TlbEntry::kInvalid;
 }
 
@@ -104,6 +105,7 @@ bool Tlb::fill(std::uint64_t va, std::uint16_t asid, bool global, std::uint64_t 
     TlbEntry* slot = nullptr;
     if (const std::int32_t existing = find(key); existing >= 0) {
         slot = &m_entries[static_cast<std::size_t>(existing)];
+        if (slot->src_shift > slot->shift) --m_fractured_count;
     } else {
         TlbEntry* set = &m_entries[std::size_t{set_of(va, shift)} * m_config.ways];
         for (std::uint32_t w = 0; w < m_config.ways && slot == nullptr; ++w)
@@ -124,12 +126,14 @@ bool Tlb::fill(std::uint64_t va, std::uint16_t asid, bool global, std::uint64_t 
     slot->desc = desc;
     slot->desc_pa = desc_pa;
     slot->level = static_cast<std::uint8_t>(level);
+    slot->src_shift = static_cast<std::uint8_t>(arch::log2_exact(source_size));
+    if (slot->src_shift > slot->shift) ++m_fractured_count;
     slot->lru = ++m_clock;
     return true;
 }
 
 void Tlb::invalidate_va(std::uint64_t va, std::uint16_t asid, bool asid_match) {
-    if (!asid_match) {
+    if (!asid_match || m_fractured_count != 0) {
         invalidate_range(va, va + 1, asid, false);
         return;
     }
@@ -146,7 +150,7 @@ void Tlb::invalidate_range(std::uint64_t start, std::uint64_t end, std::uint16_t
     std::uint64_t probes = 0;
     for (std::uint8_t shift : m_shifts)
         if (m_size_count[shift] != 0) probes += ((end - 1) >> shift) - (start >> shift) + 1;
-    if (asid_match && probes <= m_config.entries) {
+    if (asid_match && m_fractured_count == 0 && probes <= m_config.entries) {
         for (std::uint8_t shift : m_shifts) {
             if (m_size_count[shift] == 0) continue;
             for (std::uint64_t vpn = start >> shift; vpn <= (end - 1) >> shift; ++vpn) {
@@ -158,7 +162,7 @@ void Tlb::invalidate_range(std::uint64_t start, std::uint64_t end, std::uint16_t
     }
     for (TlbEntry& e : m_entries) {
         if (!e.valid()) continue;
-        const bool overlaps = e.region() < end && e.region() + e.size() > start;
+        const bool overlaps = e.source_region() < end && e.source_region() + e.source_size() > start;
         if (overlaps && (!asid_match || e.global() || e.asid() == asid)) evict(e);
     }
 }

@@ -21,11 +21,16 @@ struct TlbEntry {
     std::uint64_t lru = 0;         // larger = more recently used
     std::uint8_t shift = 0;        // log2 of the entry size
     std::uint8_t level = 3;        // translation table level of the leaf descriptor
+    std::uint8_t src_shift = 0;    // log2 of the translation it was filled from (>= shift)
 
     static constexpr std::uint64_t kInvalid = ~std::uint64_t{0};
     bool valid() const { return key != kInvalid; }
     std::uint64_t size() const { return std::uint64_t{1} << shift; }
     std::uint64_t region() const { return (key >> kVpnShift) << shift; }
+    // The translation this entry is a copy of: larger than the entry when the level had no
+    // size as large as the walk's (a fractured entry).
+    std::uint64_t source_region() const { return region() & ~((std::uint64_t{1} << src_shift) - 1); }
+    std::uint64_t source_size() const { return std::uint64_t{1} << src_shift; }
     bool global() const { return (key & kGlobalBit) != 0; }
     std::uint16_t asid() const { return static_cast<std::uint16_t>(key & 0xffff); }
 
@@ -57,7 +62,9 @@ public:
               std::uint64_t source_va, std::uint64_t source_pa, std::uint64_t desc,
               std::uint64_t desc_pa, unsigned level);
 
-    // Invalidations (§2.3). `asid_match` false: any ASID (VAA forms).
+    // Invalidations (§2.3). `asid_match` false: any ASID (VAA forms). An entry goes when the
+    // VA (or range) falls in its region, or in the translation it was copied from: a TLBI
+    // removes every cached copy of the translation that maps the address.
     void invalidate_va(std::uint64_t va, std::uint16_t asid, bool asid_match = true);
     void invalidate_range(std::uint64_t start, std::uint64_t end, std::uint16_t asid, bool asid_match = true);
     void invalidate_asid(std::uint16_t asid);
@@ -92,6 +99,7 @@ private:
     std::uint64_t m_clock = 0;
     std::uint32_t m_size_count[64] = {};     // valid entries per shift
     std::uint32_t m_global_count = 0;
+    std::uint32_t m_fractured_count = 0;     // valid entries smaller than their source
 };
 
 }  // namespace mmusim::mmu

@@ -151,6 +151,26 @@ TEST(TlbTest, InvalidateRangeRemovesOverlappingEntries) {
     EXPECT_NE(t.lookup(0x30000, 1).entry, nullptr);
 }
 
+TEST(TlbTest, FracturedEntryGoesWithItsSourceTranslation) {
+    // A 16K page (16K granule) in a level that holds only 4K: the entry is the 4K piece that
+    // was used, and a TLBI of the page's base VA must remove it.
+    Tlb t(config(48, 48, {K4}));
+    ASSERT_TRUE(t.fill(0x123abc, 1, false, 16384, 0x120000, 0x880000, 0, 0, 3));
+    const TlbLookup hit = t.lookup(0x123000, 1);
+    ASSERT_NE(hit.entry, nullptr);
+    EXPECT_EQ(hit.entry->region(), 0x123000u);
+    EXPECT_EQ(hit.entry->pa, 0x883000u);
+    EXPECT_EQ(hit.entry->source_region(), 0x120000u);
+    t.invalidate_va(0x120000, 1);
+    EXPECT_EQ(t.valid_entries(), 0u);
+    ASSERT_TRUE(t.fill(0x123abc, 1, false, 16384, 0x120000, 0x880000, 0, 0, 3));
+    t.invalidate_range(0x121000, 0x122000, 1);
+    EXPECT_EQ(t.valid_entries(), 0u);
+    ASSERT_TRUE(t.fill(0x123abc, 1, false, 16384, 0x120000, 0x880000, 0, 0, 3));
+    t.invalidate_va(0x124000, 1);  // the next page: not this translation
+    EXPECT_EQ(t.valid_entries(), 1u);
+}
+
 TEST(TlbTest, InvalidateAsidKeepsGlobalAndOtherAsids) {
     Tlb t(config(48, 48, {K4}));
     ASSERT_TRUE(fill(t, 0x1000, K4, 1));

@@ -39,6 +39,19 @@ TEST(PmuCounters, LoadThenStoreThroughTheZeroPage) {
     EXPECT_EQ(s["workload"]["attempts"], 6);
 }
 
+TEST(PmuCounters, LargerGranulesCountTheSameThroughFracturedEntries) {
+    // The N1's TLBs hold no 16K entries: a 16K or 64K page is cached as the 4K (or 64K)
+    // piece used, and the write fault's page TLBI must still remove it.
+    for (const char* granule : {"16K", "64K"}) {
+        TempDir dir;
+        dir.file("t.lackey", " L 10003000,8\n L 10003008,8\n S 10003010,8\n L 10003018,8\n");
+        const json s = run_json(dir, config({{"granule", granule}, {"mthp", json::array()}}));
+        expect_pmu(s, {{"L1D_TLB", 6}, {"L1D_TLB_REFILL", 2}, {"L2D_TLB", 3}, {"L2D_TLB_REFILL", 2}, {"DTLB_WALK", 3}});
+        EXPECT_EQ(s["kernel"]["faults"]["total"], 2) << granule;
+        EXPECT_EQ(s["kernel"]["folios"][granule], 1) << granule;
+    }
+}
+
 TEST(PmuCounters, InstructionFetchesUseTheInstructionSideAndTheUnifiedL2) {
     TempDir dir;
     dir.file("t.lackey", "I  00400000,4\nI  00400004,4\nI  00400008,4\nI  00401000,4\n");
