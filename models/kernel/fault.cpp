@@ -21,6 +21,14 @@ FaultHandler::FaultHandler(const KernelConfig& config, KernelStats& stats, Pgtab
     m_zero_pfn = zero->head_pfn;
 }
 
+namespace {
+std::string hex(std::uint64_t v) {
+    std::ostringstream os;
+    os << "0x" << std::hex << v;
+    return os.str();
+}
+}  // namespace
+
 std::string FaultHandler::describe(const FaultRequest& f) const {
     std::ostringstream os;
     os << arch::access_name(f.access) << " " << arch::fault_kind_name(f.kind) << " fault at VA 0x" << std::hex << f.va;
@@ -79,16 +87,12 @@ const char* FaultHandler::handle_pte_fault(VmFault& vmf) {
         throw KernelError("fault on a PROT_NONE entry: NUMA hinting is not modelled yet");
 
     // Under the PTE lock: re-check that the entry did not change.
-    arch::Desc entry = vmf.orig_pte;
-    if (m_pgtable.ptep_get(vmf.pte) != entry) return "raced";
-    if (vmf.write) {
-        if (!arch::desc_write(entry)) return do_wp_page(vmf);
-        entry = arch::desc_mkdirty(entry);
-    }
-    // ptep_set_access_flags: access-flag and dirty-state fix-ups happen only without
-    // hardware A/D management, which needs entries made old or clean first; no path of this
-    // model creates such entries yet.
-    throw KernelError("access-flag or dirty fix-up fault at VA " + std::to_string(vmf.address) +
+    if (m_pgtable.ptep_get(vmf.pte) != vmf.orig_pte) return "raced";
+    if (vmf.write && !arch::desc_write(vmf.orig_pte)) return do_wp_page(vmf);
+    // Otherwise the entry already allows the access: an access-flag or dirty-state fix-up
+    // (ptep_set_access_flags), which needs hardware A/D management off and entries made old
+    // or clean first; no path of this model creates such entries yet.
+    throw KernelError("access-flag or dirty fix-up fault at VA " + hex(vmf.address) +
                       ": ptep_set_access_flags is not modelled yet");
 }
 
@@ -161,7 +165,7 @@ const char* FaultHandler::do_wp_page(VmFault& vmf) {
     const std::uint64_t pfn = arch::desc_pfn(vmf.orig_pte, m_geo.page_shift);
     // vm_normal_page: special entries (the zero page, pfn maps) have no folio to reuse.
     if (arch::desc_special(vmf.orig_pte) || !m_folios.folio_of(pfn)) return wp_page_copy(vmf);
-    throw KernelError("write fault on a read-only anonymous page at VA " + std::to_string(vmf.address) +
+    throw KernelError("write fault on a read-only anonymous page at VA " + hex(vmf.address) +
                       ": reusing or copying a mapped folio (wp_page_reuse, COW) is not modelled yet");
 }
 
