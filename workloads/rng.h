@@ -1,6 +1,6 @@
-// The project's own pseudo-random numbers. std::random_device and the std:: distributions are
-// not used: their output differs between library versions, and runs must be reproducible
-// from a seed everywhere.
+// The project's own pseudo-random numbers. Neither a hardware entropy source nor the std::
+// distributions are used: entropy is unseeded and the distributions differ between library
+// versions, while runs must be reproducible from a seed everywhere.
 #pragma once
 
 #include <cstdint>
