@@ -7,7 +7,7 @@
 namespace mmusim::platforms {
 
 Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& kernel,
-                   std::vector<std::unique_ptr<workloads::Source>> threads) {
+                   std::vector<std::unique_ptr<workloads::Source>> threads, bool allow_syscall_errors) {
     tlm_utils::tlm_quantumkeeper::set_global_quantum(cycles_to_time(platform.quantum));
     m_mem = std::make_unique<memory::PhysMem>("phys_mem", platform.memory_latency);
     m_dvm = std::make_unique<dvm::Dvm>("dvm", platform.cores);
@@ -30,6 +30,7 @@ Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& k
         m_dvm->mmu_socket(i).bind(m_mmus.back()->dvm_socket);
         core::CoreConfig cc;
         cc.id = i;
+        cc.allow_errors = allow_syscall_errors;
         std::unique_ptr<workloads::Source> source = i < threads.size() ? std::move(threads[i]) : nullptr;
         m_cores.push_back(std::make_unique<core::Core>(("core" + id).c_str(), cc, std::move(source)));
         m_cores.back()->mmu_socket.bind(m_mmus.back()->cpu_socket);
@@ -37,7 +38,7 @@ Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& k
     }
 
     // One process: every core runs in its address space.
-    kernel::Mm& mm = m_kernel->create_user_mm(1);
+    kernel::Mm& mm = m_kernel->create_user_mm(1, kernel.auto_layout);
     for (auto& mmu : m_mmus) mmu->set_context(mm.pgd_pa, mm.asid);
 }
 

@@ -19,7 +19,7 @@ class Platform {
 public:
     // One workload source per core (threads are placed on cores in order).
     Platform(const PlatformConfig& platform, const kernel::KernelConfig& kernel,
-             std::vector<std::unique_ptr<workloads::Source>> threads);
+             std::vector<std::unique_ptr<workloads::Source>> threads, bool allow_syscall_errors = false);
     ~Platform();
 
     unsigned cores() const { return static_cast<unsigned>(m_cores.size()); }

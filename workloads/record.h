@@ -7,12 +7,15 @@ namespace mmusim::workloads {
 
 // The kind of a trace record. Modify (lackey `M`, a read-modify-write) is one store request
 // for the MMU (spec/mmu.md §3); it is kept apart so that readers can report what they saw.
-enum class AccessKind : std::uint8_t { Ifetch = 0, Load = 1, Store = 2, Modify = 3 };
+// Kernel is not an access: the thread makes a kernel call (a system call of a script), whose
+// request the source holds; `va` is then its index for Source::syscall().
+enum class AccessKind : std::uint8_t { Ifetch = 0, Load = 1, Store = 2, Modify = 3, Kernel = 4 };
 
 struct Record {
     std::uint64_t va = 0;
-    std::uint32_t size = 0;  // bytes, at least 1
+    std::uint32_t size = 0;  // bytes, at least 1 (0 for Kernel records)
     AccessKind kind = AccessKind::Load;
+    std::uint8_t process = 0;  // the process whose address space the access uses (0: the first)
 };
 
 }  // namespace mmusim::workloads

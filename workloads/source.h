@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <string>
 
+#include "models/kernel/syscall.h"
 #include "workloads/record.h"
 
 namespace mmusim::workloads {
@@ -17,6 +18,10 @@ public:
     // Fills up to `max` records into `out` and returns how many were written; 0 means the
     // stream has ended. A malformed input throws WorkloadError naming the file and line.
     virtual std::size_t next(Record* out, std::size_t max) = 0;
+
+    // The kernel call of a Kernel record (its `va`); sources that never yield Kernel
+    // records keep this default.
+    virtual const kernel::Syscall* syscall(std::uint64_t /*index*/) const { return nullptr; }
 
     // Human-readable name of the source for logs and errors (e.g. the trace path).
     virtual const std::string& name() const = 0;

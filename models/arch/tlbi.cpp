@@ -14,6 +14,7 @@ std::string_view tlbi_name(TlbiOp op) {
         case TlbiOp::RVALE1: return "RVALE1";
         case TlbiOp::ASIDE1: return "ASIDE1";
         case TlbiOp::VAALE1IS: return "VAALE1IS";
+        case TlbiOp::RVAALE1IS: return "RVAALE1IS";
         case TlbiOp::VMALLE1IS: return "VMALLE1IS";
         case TlbiOp::Count: break;
     }
@@ -28,7 +29,7 @@ bool tlbi_is_broadcast(TlbiOp op) {
 }
 
 bool tlbi_is_range(TlbiOp op) {
-    return op == TlbiOp::RVALE1IS || op == TlbiOp::RVAE1IS || op == TlbiOp::RVALE1;
+    return op == TlbiOp::RVALE1IS || op == TlbiOp::RVAE1IS || op == TlbiOp::RVALE1 || op == TlbiOp::RVAALE1IS;
 }
 
 }  // namespace mmusim::arch

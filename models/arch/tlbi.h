@@ -17,6 +17,7 @@ enum class TlbiOp : std::uint8_t {
     RVALE1,    // VA range, last level, local
     ASIDE1,    // whole ASID, local
     VAALE1IS,  // one VA, any ASID, last level, broadcast (kernel mappings)
+    RVAALE1IS, // VA range, any ASID, last level, broadcast (kernel mappings)
     VMALLE1IS, // everything, broadcast
     Count
 };

@@ -5,6 +5,7 @@
 
 #include "models/common/cycles.h"
 #include "models/common/log.h"
+#include "models/kernel/kernel_context.h"
 
 namespace mmusim::core {
 
@@ -25,12 +26,17 @@ Core::Core(sc_core::sc_module_name name, const CoreConfig& config, std::unique_p
     m_call_trans.set_command(tlm::TLM_IGNORE_COMMAND);
     m_call_trans.set_extension(&m_call);
     m_call.core = config.id;
+    m_ctx_trans.set_command(tlm::TLM_IGNORE_COMMAND);
+    m_ctx_trans.set_data_length(0);
+    m_ctx_ext.context_switch = true;
+    m_ctx_trans.set_extension(&m_ctx_ext);
     SC_THREAD(run);
 }
 
 Core::~Core() {
     m_trans.clear_extension(&m_ext);
     m_call_trans.clear_extension(&m_call);
+    m_ctx_trans.clear_extension(&m_ctx_ext);
 }
 
 void Core::fail(const std::string& message) { throw StopRun(message); }
@@ -59,8 +65,10 @@ void Core::run() {
 }
 
 void Core::replay(const workloads::Record& r) {
+    if (r.process != m_process) switch_to(r.process);
     arch::Access access = arch::Access::Load;
     switch (r.kind) {
+        case workloads::AccessKind::Kernel: kernel_call(r); return;
         case workloads::AccessKind::Ifetch: access = arch::Access::Ifetch; ++m_stats.inst_retired; break;
         case workloads::AccessKind::Load: access = arch::Access::Load; break;
         case workloads::AccessKind::Store: case workloads::AccessKind::Modify: access = arch::Access::Store; break;
@@ -98,21 +106,66 @@ void Core::translate(std::uint64_t va, arch::Access access) {
                << " attempts; the kernel model does not resolve this fault";
             fail(os.str());
         }
+        m_call.kind = kernel::KernelCallExt::Kind::PageFault;
+        m_call.process = m_process;
         m_call.va = va;
         m_call.access = access;
         m_call.fault = m_ext.fault;
         m_call.level = m_ext.fault_level;
-        m_call.error.clear();
-        const sc_core::sc_time before = delay;
-        kernel_socket->b_transport(m_call_trans, delay);
-        m_stats.kernel_cycles += time_to_cycles(delay - before);
-        m_qk.set(delay);
-        if (!m_call_trans.is_response_ok()) {
+        call_kernel(delay);
+    }
+}
+
+void Core::call_kernel(sc_core::sc_time& delay) {
+    m_call.error.clear();
+    const sc_core::sc_time before = delay;
+    kernel_socket->b_transport(m_call_trans, delay);
+    m_stats.kernel_cycles += time_to_cycles(delay - before);
+    m_qk.set(delay);
+    if (!m_call_trans.is_response_ok()) {
+        std::ostringstream os;
+        os << "core " << m_config.id << ", record " << m_stats.records << ": " << m_call.error;
+        fail(os.str());
+    }
+}
+
+void Core::switch_to(unsigned process) {
+    // The scheduler runs another process on this core: __switch_to in the kernel, then the
+    // MMU uses that process's tables and ASID.
+    m_call.kind = kernel::KernelCallExt::Kind::ContextSwitch;
+    m_call.process = process;
+    sc_core::sc_time delay = m_qk.get_local_time();
+    call_kernel(delay);
+    m_ctx_ext.ttbr = m_call.ttbr;
+    m_ctx_ext.asid = m_call.asid;
+    mmu_socket->b_transport(m_ctx_trans, delay);
+    m_qk.set(delay);
+    m_process = process;
+    ++m_stats.context_switches;
+}
+
+void Core::kernel_call(const workloads::Record& r) {
+    const kernel::Syscall* call = m_source->syscall(r.va);
+    if (call == nullptr) fail("core " + std::to_string(m_config.id) + ": a kernel record without its request");
+    m_call.kind = kernel::KernelCallExt::Kind::Syscall;
+    m_call.process = m_process;
+    m_call.syscall = call;
+    m_call.result = 0;
+    sc_core::sc_time delay = m_qk.get_local_time();
+    call_kernel(delay);
+    ++m_stats.syscalls;
+    if (m_call.result < 0) {
+        ++m_stats.syscall_errors;
+        if (!m_config.allow_errors) {
             std::ostringstream os;
-            os << "core " << m_config.id << ", record " << m_stats.records << ": " << m_call.error;
+            os << call->origin << " (" << kernel::syscall_name(call->op) << " of [0x" << std::hex << call->addr << ", 0x"
+               << call->addr + call->len << std::dec << ")) failed with " << kernel::err::name(m_call.result)
+               << ", as Linux would answer; fix the script, or set workload.script.allow_errors to true to count "
+                  "failures and go on";
             fail(os.str());
         }
     }
+    if (m_qk.need_sync()) m_qk.sync();
 }
 
 }  // namespace mmusim::core

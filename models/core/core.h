@@ -23,6 +23,7 @@ namespace mmusim::core {
 struct CoreConfig {
     unsigned id = 0;
     unsigned max_attempts = 8;  // attempts of one request before the run stops with an error
+    bool allow_errors = false;  // a failing system call is counted (true) or ends the run
 };
 
 struct CoreStats {
@@ -32,6 +33,9 @@ struct CoreStats {
     std::uint64_t inst_retired = 0;
     std::uint64_t kernel_cycles = 0;
     std::uint64_t cycles = 0;     // simulated time of the core when its stream ended
+    std::uint64_t syscalls = 0;
+    std::uint64_t syscall_errors = 0;  // calls answered with -errno (allow_errors)
+    std::uint64_t context_switches = 0;
 };
 
 class Core : public sc_core::sc_module {
@@ -52,6 +56,10 @@ private:
     void run();
     void replay(const workloads::Record& r);
     void translate(std::uint64_t va, arch::Access access);
+    void kernel_call(const workloads::Record& r);
+    void switch_to(unsigned process);
+    // One call into the kernel; a failure ends the run.
+    void call_kernel(sc_core::sc_time& delay);
     [[noreturn]] void fail(const std::string& message);
 
     CoreConfig m_config;
@@ -63,6 +71,9 @@ private:
     tlm::tlm_generic_payload m_call_trans;
     kernel::KernelCallExt m_call;
     CoreStats m_stats;
+    tlm::tlm_generic_payload m_ctx_trans;
+    mmu::TranslationExt m_ctx_ext;
+    unsigned m_process = 0;
     bool m_done = false;
     std::string m_error;
 };

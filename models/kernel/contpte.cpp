@@ -5,6 +5,7 @@
 
 #include "models/common/log.h"
 #include "models/kernel/pgtable.h"
+#include "models/kernel/pte.h"
 
 namespace mmusim::kernel {
 
@@ -24,6 +25,107 @@ void Pgtable::contpte_try_fold(const Mm& mm, std::uint64_t addr, std::uint64_t p
 
 void Pgtable::contpte_try_unfold(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte) {
     if (arch::desc_valid_cont(pte)) __contpte_try_unfold(mm, addr, ptep, pte);
+}
+
+void Pgtable::contpte_try_unfold_partial(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, unsigned nr) {
+    // Unfold a block that the batch covers only in part, at its start and at its end.
+    if (ptep != contpte_align_down(ptep) || nr < m_geo.cont_ptes()) contpte_try_unfold(mm, addr, ptep, __ptep_get(ptep));
+    const std::uint64_t end_ptep = ptep + 8 * std::uint64_t{nr};
+    if (end_ptep != contpte_align_down(end_ptep)) {
+        const std::uint64_t last_addr = addr + (std::uint64_t{nr} - 1) * m_geo.page_size();
+        const std::uint64_t last_ptep = end_ptep - 8;
+        contpte_try_unfold(mm, last_addr, last_ptep, __ptep_get(last_ptep));
+    }
+}
+
+std::uint64_t Pgtable::contpte_align_addr_ptep(std::uint64_t& start, std::uint64_t& end, std::uint64_t ptep, unsigned nr) {
+    if (arch::desc_cont(__ptep_get(ptep + 8 * (std::uint64_t{nr} - 1))))
+        end = (end + m_geo.cont_pte_size() - 1) & ~(m_geo.cont_pte_size() - 1);
+    if (arch::desc_cont(__ptep_get(ptep))) {
+        start &= ~(m_geo.cont_pte_size() - 1);
+        ptep = contpte_align_down(ptep);
+    }
+    return ptep;
+}
+
+bool Pgtable::contpte_test_and_clear_young_ptes(const Mm& /*mm*/, std::uint64_t addr, std::uint64_t ptep, unsigned nr) {
+    // Core mm tracks access per folio, and a block is one folio: clearing young over the
+    // whole block avoids an unfold.
+    bool young = false;
+    if (!m_config.version.is_current()) {
+        // v6.9-v6.19: contpte_ptep_test_and_clear_young, always the one block.
+        std::uint64_t p = contpte_align_down(ptep);
+        for (unsigned i = 0; i < m_geo.cont_ptes(); ++i, p += 8) young |= __ptep_test_and_clear_young(p);
+        return young;
+    }
+    std::uint64_t start = addr, end = addr + std::uint64_t{nr} * m_geo.page_size();
+    std::uint64_t p = contpte_align_addr_ptep(start, end, ptep, nr);
+    for (; start != end; start += m_geo.page_size(), p += 8) young |= __ptep_test_and_clear_young(p);
+    return young;
+}
+
+bool Pgtable::contpte_clear_flush_young_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, unsigned nr) {
+    const bool young = contpte_test_and_clear_young_ptes(mm, addr, ptep, nr);
+    if (!young) return false;
+    // Without the trailing DSB, as for one page.
+    std::uint64_t start = addr, end = addr + std::uint64_t{nr} * m_geo.page_size();
+    if (!m_config.version.is_current()) {
+        start = addr & ~(m_geo.cont_pte_size() - 1);
+        end = start + m_geo.cont_pte_size();
+    } else {
+        (void)contpte_align_addr_ptep(start, end, ptep, nr);
+    }
+    m_flush.flush_tlb_range(mm, start, end, m_geo.page_size(), TlbFlush::RangeFlags{true, 3, false, false});
+    return true;
+}
+
+void Pgtable::contpte_clear_young_dirty_ptes(const Mm& /*mm*/, std::uint64_t addr, std::uint64_t ptep, unsigned nr,
+                                             unsigned flags) {
+    // Access and dirty state are per folio for core mm: widening to whole blocks is safe and
+    // needs no unfold.
+    std::uint64_t start = addr, end = addr + std::uint64_t{nr} * m_geo.page_size();
+    const std::uint64_t p = contpte_align_addr_ptep(start, end, ptep, nr);
+    __clear_young_dirty_ptes(p, static_cast<unsigned>((end - start) >> m_geo.page_shift), flags);
+}
+
+int Pgtable::contpte_ptep_set_access_flags(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc entry, bool dirty) {
+    Desc orig;
+    if (m_config.version.is_current()) {
+        // 2026: compare the raw AF/DIRTY/WRITE/RDONLY of every entry, so that a walker
+        // without hardware updates does not keep faulting on a sibling's gathered state.
+        const Desc mask = kRdonly | kAf | kDbm | kSwDirty;
+        bool all_match = true;
+        std::uint64_t p = contpte_align_down(ptep);
+        for (unsigned i = 0; i < m_geo.cont_ptes(); ++i, p += 8) {
+            if ((__ptep_get(p) & mask) != (entry & mask)) {
+                all_match = false;
+                break;
+            }
+        }
+        if (all_match) return 0;
+        orig = pte_mknoncont(__ptep_get(ptep));
+    } else {
+        // Gather A/D over the block; nothing to do if that already equals the request.
+        orig = pte_mknoncont(ptep_get(ptep));
+        if (orig == entry) return 0;
+    }
+    if (arch::desc_write(orig) == arch::desc_write(entry)) {
+        // Access/dirty fix-ups need no unfold: update all N entries (software AF management
+        // would otherwise fault on each), then one flush of the block for a dirty update.
+        std::uint64_t p = contpte_align_down(ptep);
+        const std::uint64_t start = addr & ~(m_geo.cont_pte_size() - 1);
+        for (unsigned i = 0; i < m_geo.cont_ptes(); ++i, p += 8)
+            (void)__ptep_set_access_flags(mm, start + i * m_geo.page_size(), p, entry, false);
+        if (dirty) {
+            if (m_config.version.at_least(6, 19)) m_flush.local_flush_tlb_contpte(mm, start);
+            else m_flush.flush_tlb_range(mm, start, start + m_geo.cont_pte_size(), m_geo.page_size(), true, 3);
+        }
+    } else {
+        // Write permission granted to one entry: the block must be unfolded first.
+        __contpte_try_unfold(mm, addr, ptep, orig);
+        (void)__ptep_set_access_flags(mm, addr, ptep, entry, dirty);
+    }
+    return 1;
 }
 
 void Pgtable::__contpte_try_fold(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte) {

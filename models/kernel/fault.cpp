@@ -1,25 +1,17 @@
 #include "models/kernel/fault.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "models/arch/descriptor.h"
-#include "models/arch/sizes.h"
-#include "models/common/cycles.h"
 #include "models/kernel/kernel_error.h"
+#include "models/kernel/pte.h"
 
 namespace mmusim::kernel {
 
 using namespace arch::bits;
 
-FaultHandler::FaultHandler(const KernelConfig& config, KernelStats& stats, Pgtable& pgtable, PgtableAlloc& tables,
-                           FolioAllocator& folios, sc_core::sc_time& delay)
-    : m_config(config), m_geo(arch::geometry(config.granule)), m_stats(stats), m_pgtable(pgtable),
-      m_tables(tables), m_folios(folios), m_delay(delay) {
-    // The shared zero page is reserved at boot and never freed; it is not a user folio.
-    const std::optional<Folio> zero = m_folios.alloc(0);
-    if (!zero) throw KernelError("out of memory at boot: no page for the zero page");
-    m_zero_pfn = zero->head_pfn;
-}
+FaultHandler::FaultHandler(KernelContext& k, PageAlloc& pages, MmOps& ops) : m_k(k), m_pages(pages), m_ops(ops) {}
 
 namespace {
 std::string hex(std::uint64_t v) {
@@ -35,17 +27,8 @@ std::string FaultHandler::describe(const FaultRequest& f) const {
     return os.str();
 }
 
-Folio FaultHandler::alloc_folio(unsigned order, bool zero) {
-    const std::optional<Folio> folio = m_folios.alloc(order);
-    if (!folio) throw KernelError("out of memory: no free block of " + arch::size_name(m_geo.page_size() << order) +
-                                  " (raise platform.memory.size)");
-    m_delay += cycles_to_time(m_config.costs.folio_alloc + (zero ? m_config.costs.zero_per_4k * ((folio->nr_pages() << m_geo.page_shift) >> 12) : 0));
-    ++m_stats.folios_by_size[m_geo.page_size() << order];
-    return *folio;
-}
-
 const char* FaultHandler::handle_mm_fault(Mm& mm, const FaultRequest& fault) {
-    const Vma* vma = mm.find_vma(fault.va);
+    Vma* vma = mm.find_vma(fault.va);
     if (vma == nullptr)
         throw KernelError("SIGSEGV: " + describe(fault) + " is outside every mapping of the process");
     const bool allowed = fault.access == arch::Access::Store    ? vma->flags.write
@@ -58,132 +41,396 @@ const char* FaultHandler::handle_mm_fault(Mm& mm, const FaultRequest& fault) {
     VmFault vmf{};
     vmf.mm = &mm;
     vmf.vma = vma;
-    vmf.address = fault.va & ~(m_geo.page_size() - 1);
+    vmf.address = fault.va & ~(m_k.geo.page_size() - 1);
     vmf.write = fault.access == arch::Access::Store;
     // The model populates code on an instruction fetch (layout "auto" maps code as anonymous
     // memory), so only loads may map the shared zero page.
-    vmf.use_zero_page = fault.access == arch::Access::Load && m_config.zero_page;
+    vmf.use_zero_page = fault.access == arch::Access::Load && m_k.config.zero_page;
 
-    // __handle_mm_fault: allocate the upper levels; PMD THP is not modelled (thp = never).
-    vmf.pmd = m_tables.pmd_alloc(mm, vmf.address);
+    vmf.pmd = m_k.tables.pmd_alloc(mm, vmf.address);
+    if (vma->kind == VmaKind::HugePfnmap) {
+        const arch::Desc pmdval = m_k.tables.pmd_read(vmf.pmd);
+        if (const char* path = handle_huge_pfnmap(vmf, pmdval); path != nullptr) return path;
+    }
     return handle_pte_fault(vmf);
 }
 
+const char* FaultHandler::handle_huge_pfnmap(VmFault& vmf, arch::Desc pmdval) {
+    const Vma& vma = *vmf.vma;
+    const std::uint64_t pmd_size = m_k.geo.pmd_size();
+    const std::uint64_t haddr = vmf.address & ~(pmd_size - 1);
+    if (arch::desc_valid(pmdval) && !arch::desc_is_table_or_page(pmdval)) {
+        // A write to the read-only leaf with the same PFN: upgrade its access flags.
+        arch::Desc up = arch::desc_mkyoung(pmdval);
+        if (vmf.write) up = arch::desc_mkwrite(arch::desc_mkdirty(up));
+        if (up != pmdval) m_k.tables.set_pmd_at(vmf.pmd, up);
+        return "pfnmap_huge_upgrade";
+    }
+    if (pmdval != 0 || haddr < vma.start || haddr + pmd_size > vma.end) return nullptr;
+    // vmf_insert_pfn_pmd: one special leaf under the PMD lock; none -> valid needs no TLBI.
+    const std::uint64_t pfn = vma.pgoff + ((haddr - vma.start) >> m_k.geo.page_shift);
+    arch::Desc leaf = (arch::desc_with_pfn(vma.page_prot, pfn, m_k.geo.page_shift) & ~kType) | kSwSpecial;
+    if (vmf.write) leaf = arch::desc_mkwrite(arch::desc_mkdirty(arch::desc_mkyoung(leaf)));
+    m_k.tables.set_pmd_at(vmf.pmd, leaf);
+    ++m_k.stats.huge_pmd_mapped;
+    return "pfnmap_huge";
+}
+
 const char* FaultHandler::handle_pte_fault(VmFault& vmf) {
-    const std::uint64_t table = m_tables.pte_table(vmf.pmd);
+    const std::uint64_t table = m_k.tables.pte_table(vmf.pmd);
     if (table != 0) {
-        vmf.pte = m_tables.pte_offset(table, vmf.address);
-        vmf.orig_pte = m_pgtable.ptep_get_lockless(vmf.pte);
+        vmf.pte = m_k.tables.pte_offset(table, vmf.address);
+        vmf.orig_pte = m_k.pgtable.ptep_get_lockless(vmf.pte);
         vmf.orig_pte_valid = true;
         if (vmf.orig_pte == 0) vmf.pte = 0;  // pte_none: treat as missing
     }
     if (vmf.pte == 0) {
-        if (!vmf.vma->anonymous) throw KernelError("file-backed faults are not modelled yet");
-        return do_anonymous_page(vmf);
+        switch (vmf.vma->kind) {
+            case VmaKind::Anon: return do_anonymous_page(vmf);
+            case VmaKind::File: return do_fault(vmf);
+            case VmaKind::HugePfnmap: return do_pfn_fault(vmf);
+            case VmaKind::Pfnmap: break;
+        }
+        throw KernelError("SIGBUS: access to VA " + hex(vmf.address) + " of the pfn map " + vmf.vma->name +
+                          ", whose driver has no page there");
     }
-    if (!arch::desc_valid(vmf.orig_pte) && (vmf.orig_pte & kNg) == 0)
-        throw KernelError("fault on a swap or marker entry: swap-in is not modelled yet");
+    if (pte_marker_uffd_wp(vmf.orig_pte)) {
+        // A uffd-wp marker: without uffd-wp on the VMA any more it is just dropped;
+        // otherwise the page is mapped (order 0) with the protection kept.
+        if (!vmf.vma->flags.uffd_wp) {
+            m_k.pgtable.pte_clear(*vmf.mm, vmf.address, vmf.pte);
+            return "marker_cleared";
+        }
+        vmf.uffd_wp_marker = true;
+        return vmf.vma->kind == VmaKind::File ? do_fault(vmf) : do_anonymous_page(vmf);
+    }
+    if (pte_protnone(vmf.orig_pte)) return do_numa_page(vmf);
     if (!arch::desc_valid(vmf.orig_pte))
-        throw KernelError("fault on a PROT_NONE entry: NUMA hinting is not modelled yet");
+        throw KernelError("fault on a swap entry at VA " + hex(vmf.address) + ": swap is not part of the model");
 
     // Under the PTE lock: re-check that the entry did not change.
-    if (m_pgtable.ptep_get(vmf.pte) != vmf.orig_pte) return "raced";
-    if (vmf.write && !arch::desc_write(vmf.orig_pte)) return do_wp_page(vmf);
-    // Otherwise the entry already allows the access: an access-flag or dirty-state fix-up
-    // (ptep_set_access_flags), which needs hardware A/D management off and entries made old
-    // or clean first; no path of this model creates such entries yet.
-    throw KernelError("access-flag or dirty fix-up fault at VA " + hex(vmf.address) +
-                      ": ptep_set_access_flags is not modelled yet");
+    if (!pte_same(m_k.pgtable.ptep_get(vmf.pte), vmf.orig_pte)) return "raced";
+    arch::Desc entry = vmf.orig_pte;
+    if (vmf.write) {
+        if (!arch::desc_write(entry)) return do_wp_page(vmf);
+        entry = arch::desc_mkdirty(entry);
+    }
+    entry = arch::desc_mkyoung(entry);
+    if (m_k.pgtable.ptep_set_access_flags(*vmf.mm, vmf.address, vmf.pte, entry, vmf.write) != 0)
+        return vmf.write ? "dirty_fixup" : "access_flag";
+    // Spurious: the entry already allowed the access (another CPU fixed it, or a stale TLB
+    // entry). From v6.19 a write also drops this CPU's stale entry.
+    if (vmf.write && m_k.config.version.at_least(6, 19)) m_k.flush.local_flush_tlb_page(*vmf.mm, vmf.address);
+    return "spurious";
 }
 
 const char* FaultHandler::do_anonymous_page(VmFault& vmf) {
-    const Mm& mm = *vmf.mm;
-    const std::uint64_t table = m_tables.pte_alloc(vmf.pmd);
-    if (vmf.use_zero_page) {
+    Mm& mm = *vmf.mm;
+    Vma& vma = *vmf.vma;
+    const std::uint64_t table = m_k.tables.pte_alloc(vmf.pmd);
+    vma.anon_vma = true;
+    if (vmf.use_zero_page && !vmf.uffd_wp_marker && !vma.flags.uffd_missing) {
         // Read fault: map the shared zero page, special, read-only.
-        const arch::Desc entry = arch::desc_with_pfn(vmf.vma->page_prot, m_zero_pfn, m_geo.page_shift) | kSwSpecial;
-        vmf.pte = m_tables.pte_offset(table, vmf.address);
+        arch::Desc entry = arch::desc_with_pfn(vma.page_prot, m_k.zero_pfn, m_k.geo.page_shift) | kSwSpecial;
+        entry &= ~kDbm;
+        vmf.pte = m_k.tables.pte_offset(table, vmf.address);
         if (vmf_pte_changed(vmf)) return "raced";
-        m_pgtable.set_ptes(mm, vmf.address, vmf.pte, entry, 1);
+        m_k.pgtable.set_ptes(mm, vmf.address, vmf.pte, entry, 1);
         return "anon_zero_page";
+    }
+    if (vma.flags.uffd_missing && !vmf.uffd_wp_marker) {
+        // handle_userfault(VM_UFFD_MISSING): the monitor answers with UFFDIO_COPY of one
+        // page (mfill_atomic_pte_copy: a new page, set_pte_at).
+        const Folio folio = m_pages.alloc(0, false, true);
+        arch::Desc entry = arch::desc_with_pfn(vma.page_prot, folio.head_pfn, m_k.geo.page_shift);
+        if (vma.flags.write) entry = arch::desc_mkwrite(arch::desc_mkdirty(entry));
+        vmf.pte = m_k.tables.pte_offset(table, vmf.address);
+        m_k.pgtable.set_pte_at(mm, vmf.address, vmf.pte, entry);
+        m_k.rmap.add(folio.head_pfn, mm.id, 1);
+        ++m_k.stats.uffd_events;
+        return "uffd_missing_copy";
     }
 
     const Folio folio = alloc_anon_folio(vmf, table);
     const unsigned nr_pages = static_cast<unsigned>(folio.nr_pages());
-    const std::uint64_t addr = vmf.address & ~((m_geo.page_size() << folio.order) - 1);
-    arch::Desc entry = arch::desc_with_pfn(vmf.vma->page_prot, folio.head_pfn, m_geo.page_shift);
-    if (vmf.vma->flags.write) entry = arch::desc_mkwrite(arch::desc_mkdirty(entry));
+    const std::uint64_t addr = vmf.address & ~((m_k.geo.page_size() << folio.order) - 1);
+    arch::Desc entry = arch::desc_with_pfn(vma.page_prot, folio.head_pfn, m_k.geo.page_shift);
+    if (vma.flags.write) entry = arch::desc_mkwrite(arch::desc_mkdirty(entry));
+    if (vmf.uffd_wp_marker) entry = pte_mkuffd_wp(entry);
 
-    // Under the PTE lock: the entry (or the whole range) must still be none.
-    vmf.pte = m_tables.pte_offset(table, addr);
+    // Under the PTE lock: the entry (or the whole range) must still be what was seen.
+    vmf.pte = m_k.tables.pte_offset(table, addr);
     const bool changed = nr_pages == 1 ? vmf_pte_changed(vmf) : !pte_range_none(vmf.pte, nr_pages);
     if (changed) {
-        m_folios.free(folio);
+        m_pages.free(folio);
         return "raced";
     }
-    m_pgtable.set_ptes(mm, addr, vmf.pte, entry, nr_pages);
+    m_k.pgtable.set_ptes(mm, addr, vmf.pte, entry, nr_pages);
+    m_k.rmap.add(folio.head_pfn, mm.id, nr_pages);
     return folio.order == 0 ? "anon_folio_order0" : "anon_folio_large";
 }
 
 bool FaultHandler::pte_range_none(std::uint64_t ptep, unsigned nr) {
     for (unsigned i = 0; i < nr; ++i)
-        if (m_pgtable.ptep_get_lockless(ptep + 8 * i) != 0) return false;
+        if (m_k.pgtable.ptep_get_lockless(ptep + 8 * i) != 0) return false;
     return true;
 }
 
 bool FaultHandler::vmf_pte_changed(VmFault& vmf) {
-    const arch::Desc now = m_pgtable.ptep_get(vmf.pte);
-    if (vmf.orig_pte_valid) return now != vmf.orig_pte;  // pte_same
+    const arch::Desc now = m_k.pgtable.ptep_get(vmf.pte);
+    if (vmf.orig_pte_valid) return !pte_same(now, vmf.orig_pte);
     return now != 0;
 }
 
 Folio FaultHandler::alloc_anon_folio(VmFault& vmf, std::uint64_t pte_table) {
-    // Enabled orders whose naturally aligned range lies inside the VMA, highest first.
+    // A uffd-armed VMA takes order 0 only: the monitor handles single pages.
     std::vector<unsigned> orders;
-    for (auto it = m_config.mthp_orders.rbegin(); it != m_config.mthp_orders.rend(); ++it) {
-        const std::uint64_t size = m_geo.page_size() << *it;
-        const std::uint64_t start = vmf.address & ~(size - 1);
-        if (start >= vmf.vma->start && start + size <= vmf.vma->end) orders.push_back(*it);
+    if (!vmf.vma->uffd_armed() && !vmf.uffd_wp_marker) {
+        // Enabled orders whose naturally aligned range lies inside the VMA, highest first.
+        for (auto it = m_k.config.mthp_orders.rbegin(); it != m_k.config.mthp_orders.rend(); ++it) {
+            const std::uint64_t size = m_k.geo.page_size() << *it;
+            const std::uint64_t start = vmf.address & ~(size - 1);
+            if (start >= vmf.vma->start && start + size <= vmf.vma->end) orders.push_back(*it);
+        }
     }
     // The highest order whose aligned range is all none (read locklessly, stopping at the
     // first entry that is not); every lower order is then all none too.
     std::size_t k = 0;
     for (; k < orders.size(); ++k) {
-        const std::uint64_t size = m_geo.page_size() << orders[k];
-        if (pte_range_none(m_tables.pte_offset(pte_table, vmf.address & ~(size - 1)), 1u << orders[k])) break;
+        const std::uint64_t size = m_k.geo.page_size() << orders[k];
+        if (pte_range_none(m_k.tables.pte_offset(pte_table, vmf.address & ~(size - 1)), 1u << orders[k])) break;
     }
     // Allocate the highest remaining order, falling back order by order when the allocator
     // has no free block that large; order 0 is the last resort.
     for (; k < orders.size(); ++k)
-        if (m_folios.can_alloc(orders[k])) return alloc_folio(orders[k], true);
-    return alloc_folio(0, true);
+        if (const std::optional<Folio> f = m_pages.try_alloc(orders[k], true, true)) return *f;
+    return m_pages.alloc(0, true, true);
 }
 
+// ---- file-backed faults -------------------------------------------------------------------
+
+Folio FaultHandler::filemap_get_folio(const Vma& vma, std::uint64_t pgoff, bool& was_cached) {
+    if (const Folio* f = m_k.page_cache.find(vma.file, pgoff)) {
+        was_cached = true;
+        return *f;
+    }
+    was_cached = false;
+    // Read the folio in: the file's folio size, naturally aligned in the file.
+    const unsigned order = m_k.page_cache.folio_order(vma.file);
+    const Folio folio = m_pages.alloc(order, false, false);
+    m_k.rmap.info(folio.head_pfn).pagecache = true;
+    m_k.page_cache.insert(vma.file, pgoff & ~((std::uint64_t{1} << order) - 1), folio);
+    ++m_k.stats.pagecache_reads;
+    return folio;
+}
+
+const char* FaultHandler::do_fault(VmFault& vmf) {
+    const Vma& vma = *vmf.vma;
+    const std::uint64_t pgoff = file_pgoff(vma, vmf.address);
+    if (!vmf.write) {
+        // do_read_fault: map what the page cache already has around the address first.
+        const bool fault_around = (m_k.config.fault_around_bytes >> m_k.geo.page_shift) > 1 && !vma.uffd_armed();
+        if (fault_around && do_fault_around(vmf)) return "file_fault_around";
+        bool cached = false;
+        const Folio folio = filemap_get_folio(vma, pgoff, cached);
+        if (!cached && vma.flags.uffd_missing) ++m_k.stats.uffd_events;  // the monitor fills the page cache
+        return finish_fault(vmf, folio, pgoff, false);
+    }
+    bool cached = false;
+    const Folio folio = filemap_get_folio(vma, pgoff, cached);
+    if (!vma.flags.shared) {
+        // do_cow_fault: a private copy of the file page.
+        vmf.vma->anon_vma = true;
+        return finish_fault(vmf, m_pages.alloc(0, false, true), pgoff, true);
+    }
+    // do_shared_fault: page_mkwrite, then map the file page writable.
+    return finish_fault(vmf, folio, pgoff, false);
+}
+
+bool FaultHandler::do_fault_around(VmFault& vmf) {
+    const Vma& vma = *vmf.vma;
+    const std::uint64_t page = m_k.geo.page_size();
+    const std::uint64_t window = m_k.config.fault_around_bytes;
+    const std::uint64_t pmd_start = vmf.address & ~(m_k.geo.pmd_size() - 1);
+    std::uint64_t from = vmf.address & ~(window - 1);
+    std::uint64_t to = from + window;
+    from = std::max({from, vma.start, pmd_start});
+    to = std::min({to, vma.end, pmd_start + m_k.geo.pmd_size()});
+    const std::uint64_t table = m_k.tables.pte_alloc(vmf.pmd);
+    bool mapped_target = false;
+    // filemap_map_pages: runs of consecutive cached pages of one folio whose entries are
+    // none become one set_ptes each; pages other than the faulting one are mapped old when
+    // the hardware manages the access flag.
+    std::uint64_t a = from;
+    while (a < to) {
+        const Folio* folio = m_k.page_cache.find(vma.file, file_pgoff(vma, a));
+        if (folio == nullptr) {
+            a += page;
+            continue;
+        }
+        const Folio f = *folio;
+        std::uint64_t run_start = a;
+        unsigned count = 0;
+        const auto map_run = [&]() {
+            if (count == 0) return;
+            const bool has_target = vmf.address >= run_start && vmf.address < run_start + count * page;
+            const std::uint64_t pfn = f.head_pfn + (file_pgoff(vma, run_start) & (f.nr_pages() - 1));
+            arch::Desc entry = arch::desc_with_pfn(vma.page_prot, pfn, m_k.geo.page_shift);
+            if (!has_target && m_k.config.hafdbs) entry = arch::desc_mkold(entry);
+            m_k.pgtable.set_ptes(*vmf.mm, run_start, m_k.tables.pte_offset(table, run_start), entry, count);
+            m_k.rmap.add(f.head_pfn, vmf.mm->id, count);
+            mapped_target |= has_target;
+            count = 0;
+        };
+        while (a < to) {
+            const Folio* g = m_k.page_cache.find(vma.file, file_pgoff(vma, a));
+            if (g == nullptr || g->head_pfn != f.head_pfn) break;
+            if (m_k.pgtable.ptep_get(m_k.tables.pte_offset(table, a)) != 0) {
+                map_run();
+            } else {
+                if (count == 0) run_start = a;
+                ++count;
+            }
+            a += page;
+        }
+        map_run();
+    }
+    return mapped_target;
+}
+
+const char* FaultHandler::finish_fault(VmFault& vmf, const Folio& folio, std::uint64_t pgoff, bool anon_copy) {
+    Mm& mm = *vmf.mm;
+    const Vma& vma = *vmf.vma;
+    const std::uint64_t page = m_k.geo.page_size();
+    const std::uint64_t table = m_k.tables.pte_alloc(vmf.pmd);
+    unsigned nr = 1;
+    std::uint64_t addr = vmf.address;
+    std::uint64_t pfn = anon_copy ? folio.head_pfn : folio.head_pfn + (pgoff & (folio.nr_pages() - 1));
+    if (!anon_copy && folio.order > 0 && !vma.uffd_armed() && !vmf.uffd_wp_marker) {
+        // Map the whole large folio when it lies inside the VMA and the PTE table.
+        const std::uint64_t idx = pgoff & (folio.nr_pages() - 1);
+        const std::uint64_t start = vmf.address - idx * page;
+        const std::uint64_t end = start + folio.nr_pages() * page;
+        const std::uint64_t pmd_start = vmf.address & ~(m_k.geo.pmd_size() - 1);
+        if (start >= vma.start && end <= vma.end && start >= pmd_start && end <= pmd_start + m_k.geo.pmd_size() &&
+            pte_range_none(m_k.tables.pte_offset(table, start), static_cast<unsigned>(folio.nr_pages()))) {
+            nr = static_cast<unsigned>(folio.nr_pages());
+            addr = start;
+            pfn = folio.head_pfn;
+        }
+    }
+    vmf.pte = m_k.tables.pte_offset(table, addr);
+    if (nr == 1 && vmf_pte_changed(vmf)) {
+        if (anon_copy) m_pages.free(folio);
+        return "raced";
+    }
+    arch::Desc entry = arch::desc_mkyoung(arch::desc_with_pfn(vma.page_prot, pfn, m_k.geo.page_shift));
+    if (vmf.write) entry = arch::desc_mkwrite(arch::desc_mkdirty(entry));
+    if (vmf.uffd_wp_marker) entry = pte_mkuffd_wp(entry);
+    m_k.pgtable.set_ptes(mm, addr, vmf.pte, entry, nr);
+    m_k.rmap.add(folio.head_pfn, mm.id, nr);
+    if (anon_copy) return "file_cow";
+    return nr > 1 ? "file_folio" : (vmf.write ? "file_shared_write" : "file_page");
+}
+
+const char* FaultHandler::do_pfn_fault(VmFault& vmf) {
+    // The driver's fault handler: vmf_insert_pfn of one special entry.
+    const Vma& vma = *vmf.vma;
+    const std::uint64_t table = m_k.tables.pte_alloc(vmf.pmd);
+    vmf.pte = m_k.tables.pte_offset(table, vmf.address);
+    const std::uint64_t pfn = vma.pgoff + ((vmf.address - vma.start) >> m_k.geo.page_shift);
+    arch::Desc entry = arch::desc_with_pfn(vma.page_prot, pfn, m_k.geo.page_shift) | kSwSpecial;
+    if (vmf.write) entry = arch::desc_mkwrite(arch::desc_mkdirty(arch::desc_mkyoung(entry)));
+    m_k.pgtable.set_pte_at(*vmf.mm, vmf.address, vmf.pte, entry);
+    return "pfnmap_insert";
+}
+
+// ---- write-protect faults -----------------------------------------------------------------
+
 const char* FaultHandler::do_wp_page(VmFault& vmf) {
-    // uffd-wp check: reads the entry again.
-    (void)m_pgtable.ptep_get(vmf.pte);
-    const std::uint64_t pfn = arch::desc_pfn(vmf.orig_pte, m_geo.page_shift);
-    // vm_normal_page: special entries (the zero page, pfn maps) have no folio to reuse.
-    if (arch::desc_special(vmf.orig_pte) || !m_folios.folio_of(pfn)) return wp_page_copy(vmf);
-    throw KernelError("write fault on a read-only anonymous page at VA " + hex(vmf.address) +
-                      ": reusing or copying a mapped folio (wp_page_reuse, COW) is not modelled yet");
+    Mm& mm = *vmf.mm;
+    const Vma& vma = *vmf.vma;
+    if (pte_uffd_wp(m_k.pgtable.ptep_get(vmf.pte)) && vma.flags.uffd_wp) {
+        if (!mm.uffd_wp_async) {
+            // Delivered to the monitor, which unprotects the page; the access retries.
+            ++m_k.stats.uffd_events;
+            (void)m_ops.uffd_writeprotect(mm, vmf.address, m_k.geo.page_size(), false);
+            return "uffd_wp_sync";
+        }
+        // Async mode: the kernel clears the bit itself (one entry: unfolds a block).
+        const arch::Desc pte = pte_clear_uffd_wp(m_k.pgtable.ptep_get(vmf.pte));
+        m_k.pgtable.set_pte_at(mm, vmf.address, vmf.pte, pte);
+        vmf.orig_pte = pte;
+        ++m_k.stats.uffd_wp_async_resolved;
+    }
+    const std::optional<Folio> folio = m_ops.vm_normal_folio(vma, vmf.orig_pte);
+    if (vma.flags.shared) return wp_page_reuse(vmf);  // page_mkwrite / pfn_mkwrite, then reuse
+    if (folio && m_k.rmap.find(folio->head_pfn) != nullptr && m_k.rmap.find(folio->head_pfn)->anon &&
+        m_k.rmap.exclusive_to(folio->head_pfn, mm.id))
+        return wp_page_reuse(vmf);
+    return wp_page_copy(vmf);
+}
+
+const char* FaultHandler::wp_page_reuse(VmFault& vmf) {
+    // Only this entry becomes writable: the other entries of a large folio keep faulting.
+    arch::Desc entry = arch::desc_mkyoung(vmf.orig_pte);
+    entry = arch::desc_mkwrite(arch::desc_mkdirty(entry));
+    (void)m_k.pgtable.ptep_set_access_flags(*vmf.mm, vmf.address, vmf.pte, entry, true);
+    return "wp_reuse";
 }
 
 const char* FaultHandler::wp_page_copy(VmFault& vmf) {
-    const Mm& mm = *vmf.mm;
-    const bool from_zero = arch::desc_pfn(vmf.orig_pte, m_geo.page_shift) == m_zero_pfn;
-    if (!from_zero) throw KernelError("copy-on-write of a pfn-mapped page is not modelled yet");
-    const Folio folio = alloc_folio(0, true);  // vma_alloc_zeroed_movable_folio
-    if (m_pgtable.ptep_get(vmf.pte) != vmf.orig_pte) {
-        m_folios.free(folio);
+    Mm& mm = *vmf.mm;
+    Vma& vma = *vmf.vma;
+    const std::uint64_t old_pfn = arch::desc_pfn(vmf.orig_pte, m_k.geo.page_shift);
+    const bool from_zero = arch::desc_special(vmf.orig_pte) && old_pfn == m_k.zero_pfn;
+    const Folio folio = m_pages.alloc(0, from_zero, true);  // zeroed, or a copy of the old page
+    if (!pte_same(m_k.pgtable.ptep_get(vmf.pte), vmf.orig_pte)) {
+        m_pages.free(folio);
         return "raced";
     }
-    arch::Desc entry = arch::desc_with_pfn(vmf.vma->page_prot, folio.head_pfn, m_geo.page_shift);
-    if (vmf.vma->flags.write) entry = arch::desc_mkwrite(arch::desc_mkdirty(entry));
+    vma.anon_vma = true;
+    arch::Desc entry = arch::desc_mkyoung(arch::desc_with_pfn(vma.page_prot, folio.head_pfn, m_k.geo.page_shift));
+    if (vma.flags.write) entry = arch::desc_mkwrite(arch::desc_mkdirty(entry));
     // Break-before-make for a PFN change: clear and flush the old entry, then install.
-    m_pgtable.ptep_clear_flush(mm, vmf.address, vmf.pte);
-    m_pgtable.set_pte_at(mm, vmf.address, vmf.pte, entry);
-    return "wp_copy";
+    m_k.pgtable.ptep_clear_flush(mm, vmf.address, vmf.pte);
+    m_k.pgtable.set_pte_at(mm, vmf.address, vmf.pte, entry);
+    m_k.rmap.add(folio.head_pfn, mm.id, 1);
+    if (!arch::desc_special(vmf.orig_pte)) m_pages.unmap(old_pfn, mm.id, 1);
+    return from_zero ? "wp_copy_zero" : "wp_copy";
+}
+
+// ---- NUMA hinting -------------------------------------------------------------------------
+
+const char* FaultHandler::do_numa_page(VmFault& vmf) {
+    Mm& mm = *vmf.mm;
+    const Vma& vma = *vmf.vma;
+    if (!pte_same(m_k.pgtable.ptep_get(vmf.pte), vmf.orig_pte)) return "raced";
+    const std::optional<Folio> folio = m_ops.vm_normal_folio(vma, vmf.orig_pte);
+    const std::uint64_t page = m_k.geo.page_size();
+    // One node: nothing migrates; the mapping is rebuilt with the VMA's protection, one
+    // entry at a time, over the whole folio for a large one (numa_rebuild_large_mapping).
+    std::uint64_t start = vmf.address, end = vmf.address + page;
+    if (folio && folio->order > 0) {
+        const std::uint64_t nr = arch::desc_pfn(vmf.orig_pte, m_k.geo.page_shift) - folio->head_pfn;
+        const std::uint64_t fstart = vmf.address - nr * page;
+        const std::uint64_t pt_start = vmf.address & ~(m_k.geo.pmd_size() - 1);
+        start = std::max({fstart, pt_start, vma.start});
+        end = std::min({fstart + folio->nr_pages() * page, pt_start + m_k.geo.pmd_size(), vma.end});
+    }
+    const std::uint64_t table = m_k.tables.pte_table(vmf.pmd);
+    for (std::uint64_t a = start; a < end; a += page) {
+        const std::uint64_t ptep = m_k.tables.pte_offset(table, a);
+        const arch::Desc ptent = m_k.pgtable.ptep_get(ptep);
+        if (!pte_protnone(ptent)) continue;
+        if (folio && m_k.folios.folio_of(arch::desc_pfn(ptent, m_k.geo.page_shift))->head_pfn != folio->head_pfn) continue;
+        const arch::Desc old = m_k.pgtable.modify_prot_start_ptes(mm, a, ptep, 1);
+        arch::Desc pte = arch::desc_mkyoung(pte_modify(old, vma.page_prot));
+        if (vma.flags.write && !vma.flags.shared && folio && m_k.rmap.exclusive_to(folio->head_pfn, mm.id))
+            pte = arch::desc_mkwrite(pte);
+        m_k.pgtable.modify_prot_commit_ptes(mm, a, ptep, pte, 1);
+    }
+    return "numa_hinting";
 }
 
 }  // namespace mmusim::kernel

@@ -1,18 +1,20 @@
-// Page-fault handling of core mm (mm/memory.c): handle_mm_fault down to handle_pte_fault and
-// the anonymous paths of spec/kernel.md §6.1 and §6.4: do_anonymous_page with the zero page
-// and mTHP folio choice (alloc_anon_folio), and do_wp_page / wp_page_copy.
+// Page-fault handling of core mm (mm/memory.c, mm/huge_memory.c): handle_mm_fault down to
+// handle_pte_fault and the paths of spec/kernel.md §6.1-§6.4 and §6.10: anonymous faults with
+// the zero page and the mTHP folio choice, file faults with fault-around, pfn map faults
+// (driver inserts, huge PMD inserts), write-protect faults (uffd-wp, reuse, copy),
+// access-flag and dirty fix-ups, uffd-wp markers and NUMA hinting faults. A userfaultfd
+// event is answered by a modelled monitor: UFFDIO_COPY for a missing page, UFFDIO_WRITEPROTECT
+// (unprotect) for a synchronous write-protect fault.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "models/arch/fault.h"
-#include "models/kernel/folio_allocator.h"
-#include "models/kernel/kernel_config.h"
-#include "models/kernel/kernel_stats.h"
+#include "models/kernel/kernel_context.h"
 #include "models/kernel/mm.h"
-#include "models/kernel/pgtable.h"
-#include "models/kernel/pgtable_alloc.h"
+#include "models/kernel/mm_ops.h"
+#include "models/kernel/page_alloc.h"
 
 namespace mmusim::kernel {
 
@@ -25,20 +27,16 @@ struct FaultRequest {
 
 class FaultHandler {
 public:
-    FaultHandler(const KernelConfig& config, KernelStats& stats, Pgtable& pgtable, PgtableAlloc& tables,
-                 FolioAllocator& folios, sc_core::sc_time& delay);
+    FaultHandler(KernelContext& k, PageAlloc& pages, MmOps& ops);
 
     // Resolves the fault or throws KernelError (a signal the process would get, or a path
     // the model does not implement). Returns the name of the handler path taken.
     const char* handle_mm_fault(Mm& mm, const FaultRequest& fault);
 
-    // The PTE attributes of the shared zero page's frame.
-    std::uint64_t zero_pfn() const { return m_zero_pfn; }
-
 private:
     struct VmFault {
         Mm* mm;
-        const Vma* vma;
+        Vma* vma;
         std::uint64_t address;        // faulting VA, page aligned
         bool write;                   // FAULT_FLAG_WRITE
         bool use_zero_page;           // a read fault that may map the zero page
@@ -46,27 +44,34 @@ private:
         std::uint64_t pte = 0;        // PA of the PTE, 0 when there is no PTE table
         arch::Desc orig_pte = 0;
         bool orig_pte_valid = false;  // FAULT_FLAG_ORIG_PTE_VALID
+        bool uffd_wp_marker = false;  // the entry was a uffd-wp marker
     };
 
     const char* handle_pte_fault(VmFault& vmf);
+    const char* handle_huge_pfnmap(VmFault& vmf, arch::Desc pmdval);
     const char* do_anonymous_page(VmFault& vmf);
-    // Returns the folio to map, choosing its order as alloc_anon_folio does.
     Folio alloc_anon_folio(VmFault& vmf, std::uint64_t pte_table);
     bool pte_range_none(std::uint64_t ptep, unsigned nr);
     bool vmf_pte_changed(VmFault& vmf);
+    const char* do_fault(VmFault& vmf);
+    // The page-cache folio holding file page `pgoff`, read in if missing.
+    Folio filemap_get_folio(const Vma& vma, std::uint64_t pgoff, bool& was_cached);
+    // do_fault_around / filemap_map_pages: true when the faulting page got mapped.
+    bool do_fault_around(VmFault& vmf);
+    const char* finish_fault(VmFault& vmf, const Folio& folio, std::uint64_t pgoff, bool anon_copy);
+    const char* do_pfn_fault(VmFault& vmf);
     const char* do_wp_page(VmFault& vmf);
+    const char* wp_page_reuse(VmFault& vmf);
     const char* wp_page_copy(VmFault& vmf);
-    Folio alloc_folio(unsigned order, bool zero);
+    const char* do_numa_page(VmFault& vmf);
+    std::uint64_t file_pgoff(const Vma& vma, std::uint64_t addr) const {
+        return vma.pgoff + ((addr - vma.start) >> m_k.geo.page_shift);
+    }
     std::string describe(const FaultRequest& f) const;
 
-    const KernelConfig& m_config;
-    const arch::Geometry& m_geo;
-    KernelStats& m_stats;
-    Pgtable& m_pgtable;
-    PgtableAlloc& m_tables;
-    FolioAllocator& m_folios;
-    sc_core::sc_time& m_delay;
-    std::uint64_t m_zero_pfn = 0;
+    KernelContext& m_k;
+    PageAlloc& m_pages;
+    MmOps& m_ops;
 };
 
 }  // namespace mmusim::kernel

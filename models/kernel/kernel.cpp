@@ -8,6 +8,7 @@
 #include "models/common/log.h"
 #include "models/kernel/kernel_call_ext.h"
 #include "models/kernel/kernel_error.h"
+#include "models/kernel/pte.h"
 
 namespace mmusim::kernel {
 
@@ -19,10 +20,23 @@ unsigned max_buddy_order(const arch::Geometry& geo) {
     return std::max(10u, geo.pmd_order());
 }
 
-// PAGE_READONLY_EXEC: the vm_page_prot of a private read/write/exec mapping (written
-// entries get WRITE and DIRTY on top when the mapping is writable).
-arch::Desc page_readonly_exec() {
-    return kValid | kType | kUser | kRdonly | kShInner | kAf | kNg | kPxn;
+// The scalar events of the counters, for per-operation differences.
+OpStats snapshot(const KernelStats& s, const LazyMmuStats& lazy, sc_core::sc_time delay) {
+    OpStats o;
+    o.R = s.pte_R;
+    o.W = s.pte_W;
+    o.X = s.pte_X;
+    o.C = s.pte_C;
+    o.converts = s.converts;
+    o.folds = s.folds;
+    o.unfolds = s.unfolds;
+    o.tlbi = s.tlbi;
+    o.tlbi_local = s.tlbi_local;
+    o.tlbi_broadcast = s.tlbi_broadcast;
+    o.barriers = s.barriers;
+    o.lazy_deferred = lazy.deferred;
+    o.cycles = time_to_cycles(delay);
+    return o;
 }
 }  // namespace
 
@@ -32,28 +46,58 @@ Kernel::Kernel(sc_core::sc_module_name name, const KernelConfig& config)
       m_folios(config.memory_bytes >> arch::geometry(config.granule).page_shift, max_buddy_order(arch::geometry(config.granule))),
       m_mem(mem_socket, m_stats, m_config.costs, m_delay),
       m_flush(dvm_socket, m_stats, m_config, m_delay),
-      m_pgtable(m_config, m_stats, m_mem, m_flush, m_folios),
-      m_tables(m_config, m_stats, m_mem, m_flush, m_folios, mem_socket, m_delay) {
+      m_lazy(m_flush, m_config.lazy_mmu),
+      m_pgtable(m_config, m_stats, m_mem, m_flush, m_lazy, m_folios),
+      m_tables(m_config, m_stats, m_mem, m_lazy, m_folios, mem_socket, m_delay),
+      m_ctx{m_config, arch::geometry(m_config.granule), m_stats, m_mem, m_flush, m_lazy, m_pgtable, m_tables,
+            m_folios, m_rmap, m_page_cache, m_delay} {
     socket.register_b_transport(this, &Kernel::b_transport);
     m_log = logger("kernel");
-    m_faults = std::make_unique<FaultHandler>(m_config, m_stats, m_pgtable, m_tables, m_folios, m_delay);
+    // The shared zero page is reserved at boot and never freed; it is not a user folio.
+    const std::optional<Folio> zero = m_folios.alloc(0);
+    if (!zero) throw KernelError("out of memory at boot: no page for the zero page");
+    m_ctx.zero_pfn = zero->head_pfn;
+    // Device memory of pfn maps sits just above RAM: no folio ever covers it.
+    m_ctx.device_pfn = config.memory_bytes >> m_ctx.geo.page_shift;
 }
 
-Mm& Kernel::create_user_mm(std::uint16_t asid) {
-    m_mm = std::make_unique<Mm>();
-    m_mm->asid = asid;
-    m_mm->user = true;
-    m_mm->pgd_pa = m_tables.pgd_alloc();
-    // Layout "auto": one anonymous VMA over the whole user range except page 0, which Linux
-    // never maps (mmap_min_addr).
-    Vma vma;
-    vma.start = arch::geometry(m_config.granule).page_size();
-    vma.end = arch::kUserVaEnd;
-    vma.page_prot = page_readonly_exec();
-    vma.name = "[auto]";
-    m_mm->vmas.emplace(vma.start, vma);
+Kernel::~Kernel() = default;
+
+void Kernel::start() {
+    if (m_kmap) return;
+    m_kmap = std::make_unique<KernelMappings>(m_ctx);
+    m_pages = std::make_unique<PageAlloc>(m_ctx, *m_kmap);
+    m_ops = std::make_unique<MmOps>(m_ctx, *m_pages);
+    m_faults = std::make_unique<FaultHandler>(m_ctx, *m_pages, *m_ops);
+}
+
+Mm& Kernel::create_user_mm(std::uint16_t asid, bool auto_layout) {
+    start();
+    auto mm = std::make_unique<Mm>();
+    mm->id = 0;
+    mm->asid = asid;
+    mm->user = true;
+    mm->pgd_pa = m_tables.pgd_alloc();
+    if (auto_layout) {
+        // Layout "auto": one anonymous VMA over the whole user range except page 0, which
+        // Linux never maps (mmap_min_addr).
+        Vma vma;
+        vma.start = m_ctx.geo.page_size();
+        vma.end = arch::kUserVaEnd;
+        vma.page_prot = vm_page_prot(true, true, true, false, false);
+        vma.name = "[auto]";
+        mm->vmas.emplace(vma.start, vma);
+    }
+    Mm& ref = *mm;
+    m_processes[0] = std::move(mm);
     m_delay = sc_core::SC_ZERO_TIME;
-    return *m_mm;
+    return ref;
+}
+
+Mm& Kernel::mm(unsigned process) {
+    const auto it = m_processes.find(process);
+    if (it == m_processes.end()) throw KernelError("process " + std::to_string(process) + " does not exist");
+    return *it->second;
 }
 
 sc_core::sc_time Kernel::take_delay() {
@@ -63,22 +107,117 @@ sc_core::sc_time Kernel::take_delay() {
     return d;
 }
 
+void Kernel::op_begin() {
+    m_op_start = snapshot(m_stats, m_lazy.stats(), m_delay);
+}
+
+void Kernel::op_end(const std::string& name, const char* result) {
+    const OpStats now = snapshot(m_stats, m_lazy.stats(), m_delay);
+    OpStats& o = m_stats.by_op[name];
+    ++o.calls;
+    if (result != nullptr) ++o.results[result];
+    o.R += now.R - m_op_start.R;
+    o.W += now.W - m_op_start.W;
+    o.X += now.X - m_op_start.X;
+    o.C += now.C - m_op_start.C;
+    o.converts += now.converts - m_op_start.converts;
+    o.folds += now.folds - m_op_start.folds;
+    o.unfolds += now.unfolds - m_op_start.unfolds;
+    for (std::size_t i = 0; i < o.tlbi.size(); ++i) o.tlbi[i] += now.tlbi[i] - m_op_start.tlbi[i];
+    o.tlbi_local += now.tlbi_local - m_op_start.tlbi_local;
+    o.tlbi_broadcast += now.tlbi_broadcast - m_op_start.tlbi_broadcast;
+    for (std::size_t i = 0; i < o.barriers.size(); ++i) o.barriers[i] += now.barriers[i] - m_op_start.barriers[i];
+    o.lazy_deferred += now.lazy_deferred - m_op_start.lazy_deferred;
+    o.cycles += now.cycles - m_op_start.cycles;
+}
+
+int Kernel::dispatch(const Syscall& call) {
+    Mm& mm = this->mm(call.process);
+    switch (call.op) {
+        case SyscallOp::Mmap: return m_ops->mmap(mm, call);
+        case SyscallOp::Munmap: return m_ops->munmap(mm, call.addr, call.len);
+        case SyscallOp::Mprotect: return m_ops->mprotect(mm, call.addr, call.len, call.prot);
+        case SyscallOp::Madvise: return m_ops->madvise(mm, call.addr, call.len, call.advice);
+        case SyscallOp::Fork: {
+            if (has_process(call.child)) return -err::kEexist;
+            m_processes[call.child] = m_ops->fork(mm, call.child, static_cast<std::uint16_t>(call.child + 1));
+            return 0;
+        }
+        case SyscallOp::Exit: {
+            m_ops->exit_mmap(mm);
+            m_processes.erase(call.process);
+            return 0;
+        }
+        case SyscallOp::UffdRegister: return m_ops->uffd_register(mm, call);
+        case SyscallOp::UffdUnregister: return m_ops->uffd_unregister(mm, call.addr, call.len);
+        case SyscallOp::UffdWriteprotect: return m_ops->uffd_writeprotect(mm, call.addr, call.len, call.protect);
+        case SyscallOp::Reclaim: return m_ops->reclaim(mm, call.addr, call.len);
+        case SyscallOp::KernelMap: m_kmap->vmalloc_cycle(call.pages, call.in_interrupt); return 0;
+    }
+    return -err::kEinval;
+}
+
+int Kernel::syscall(const Syscall& call) {
+    start();
+    op_begin();
+    m_delay += cycles_to_time(m_config.costs.syscall_entry_exit);
+    const int r = dispatch(call);
+    std::string name = syscall_name(call.op);
+    if (call.op == SyscallOp::Madvise) name += std::string("(") + advice_name(call.advice) + ")";
+    op_end(name, err::name(r));
+    m_log->debug("process {}: {} [{:#x}, +{:#x}) = {}", call.process, name, call.addr, call.len, err::name(r));
+    return r;
+}
+
+const char* Kernel::fault(unsigned process, const FaultRequest& request) {
+    op_begin();
+    m_delay += cycles_to_time(m_config.costs.fault_entry_exit);
+    ++m_stats.faults_total;
+    ++m_stats.faults_by_kind[std::string(arch::fault_kind_name(request.kind))];
+    const char* path = nullptr;
+    try {
+        path = m_faults->handle_mm_fault(mm(process), request);
+    } catch (...) {
+        op_end("fault");
+        throw;
+    }
+    ++m_stats.faults_by_handler[path];
+    op_end("fault");
+    return path;
+}
+
 void Kernel::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
     KernelCallExt* call = nullptr;
     trans.get_extension(call);
     m_delay = sc_core::SC_ZERO_TIME;
     m_flush.set_core(call->core);
     try {
-        m_delay += cycles_to_time(m_config.costs.fault_entry_exit);
-        ++m_stats.faults_total;
-        ++m_stats.faults_by_kind[std::string(arch::fault_kind_name(call->fault))];
-        const char* path = m_faults->handle_mm_fault(*m_mm, FaultRequest{call->va, call->access, call->fault, call->level});
-        ++m_stats.faults_by_handler[path];
-        m_log->debug("core {}: {} {} fault at VA {:#x} (level {}): {}", call->core, arch::access_name(call->access),
-                     arch::fault_kind_name(call->fault), call->va, call->level, path);
+        switch (call->kind) {
+            case KernelCallExt::Kind::PageFault: {
+                const char* path = fault(call->process, FaultRequest{call->va, call->access, call->fault, call->level});
+                m_log->debug("core {}: {} {} fault at VA {:#x} (level {}): {}", call->core, arch::access_name(call->access),
+                             arch::fault_kind_name(call->fault), call->va, call->level, path);
+                break;
+            }
+            case KernelCallExt::Kind::Syscall:
+                call->result = syscall(*call->syscall);
+                break;
+            case KernelCallExt::Kind::ContextSwitch: {
+                // __switch_to: DSB.ISH (completes pending TLB maintenance and publishes
+                // page-table stores); the lazy-MMU pending flag stays with the task.
+                const Mm& next = mm(call->process);
+                ++m_stats.context_switches;
+                m_delay += cycles_to_time(m_config.costs.context_switch);
+                m_lazy.context_switch();
+                m_current = call->process;
+                call->ttbr = next.pgd_pa;
+                call->asid = next.asid;
+                break;
+            }
+        }
         trans.set_response_status(tlm::TLM_OK_RESPONSE);
     } catch (const KernelError& e) {
-        m_log->debug("core {}: fault at VA {:#x} not resolved: {}", call->core, call->va, e.what());
+        m_log->debug("core {}: kernel call not resolved: {}", call->core, e.what());
         call->error = e.what();
         trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     }

@@ -1,9 +1,11 @@
-// The Linux arm64 kernel model as a SystemC module: Cores call it (page faults) through
-// `socket`; it reads and writes page tables in PhysMem through `mem_socket` and sends TLBIs
-// to the DVM fabric through `dvm_socket`. It owns the process address space.
+// The Linux arm64 kernel model as a SystemC module: Cores call it (page faults, system calls,
+// context switches) through `socket`; it reads and writes page tables in PhysMem through
+// `mem_socket` and sends TLBIs to the DVM fabric through `dvm_socket`. It owns the processes'
+// address spaces and the kernel's own page tables.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 
 #include <spdlog/spdlog.h>
@@ -16,11 +18,19 @@
 #include "models/kernel/fault.h"
 #include "models/kernel/folio_allocator.h"
 #include "models/kernel/kernel_config.h"
+#include "models/kernel/kernel_context.h"
+#include "models/kernel/kernel_mappings.h"
 #include "models/kernel/kernel_stats.h"
+#include "models/kernel/lazy_mmu.h"
 #include "models/kernel/mm.h"
+#include "models/kernel/mm_ops.h"
+#include "models/kernel/page_alloc.h"
+#include "models/kernel/page_cache.h"
 #include "models/kernel/pgtable.h"
 #include "models/kernel/pgtable_alloc.h"
 #include "models/kernel/pte_memory.h"
+#include "models/kernel/rmap.h"
+#include "models/kernel/syscall.h"
 #include "models/kernel/tlb_flush.h"
 
 namespace mmusim::kernel {
@@ -32,25 +42,46 @@ public:
     tlm_utils::simple_initiator_socket<Kernel> dvm_socket;
 
     Kernel(sc_core::sc_module_name name, const KernelConfig& config);
+    ~Kernel() override;
 
-    // Creates the user address space: a PGD and, for layout "auto", one anonymous private
-    // read/write/exec VMA over all user addresses. Call after the sockets are bound.
-    Mm& create_user_mm(std::uint16_t asid);
+    // Creates process 0's address space: a PGD and, with `auto_layout`, one anonymous
+    // private read/write/exec VMA over all user addresses (layout "auto"); a script starts
+    // empty. Call after the sockets are bound.
+    Mm& create_user_mm(std::uint16_t asid, bool auto_layout = true);
 
     const KernelConfig& config() const { return m_config; }
     const KernelStats& stats() const { return m_stats; }
-    Mm& mm() { return *m_mm; }
+    const LazyMmuStats& lazy_stats() const { return m_lazy.stats(); }
+    Mm& mm(unsigned process = 0);
+    bool has_process(unsigned process) const { return m_processes.count(process) != 0; }
+
+    // A system call of `call.process`, counted under its operation kind: 0 or -errno.
+    int syscall(const Syscall& call);
+    // Resolves a fault of `process` (throws KernelError when the process would die).
+    const char* fault(unsigned process, const FaultRequest& request);
+
     // Building blocks, for tests and for operations driven outside a fault.
     Pgtable& pgtable() { return m_pgtable; }
     PgtableAlloc& tables() { return m_tables; }
     TlbFlush& tlb_flush() { return m_flush; }
+    LazyMmu& lazy() { return m_lazy; }
     FolioAllocator& folios() { return m_folios; }
+    Rmap& rmap() { return m_rmap; }
     FaultHandler& faults() { return *m_faults; }
+    MmOps& ops() { return *m_ops; }
+    KernelMappings& kernel_mappings() { return *m_kmap; }
+    std::uint64_t zero_pfn() const { return m_ctx.zero_pfn; }
     // Time spent by the kernel operations run since the last call (then reset).
     sc_core::sc_time take_delay();
 
+    // Per-operation accounting: the events between begin and end go to `by_op[name]`.
+    void op_begin();
+    void op_end(const std::string& name, const char* result = nullptr);
+
 private:
     void b_transport(int initiator, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+    int dispatch(const Syscall& call);
+    void start();  // what needs the bound sockets: kernel page tables
 
     KernelConfig m_config;
     KernelStats m_stats;
@@ -58,10 +89,20 @@ private:
     FolioAllocator m_folios;
     PteMemory m_mem;
     TlbFlush m_flush;
+    LazyMmu m_lazy;
     Pgtable m_pgtable;
     PgtableAlloc m_tables;
+    Rmap m_rmap;
+    PageCache m_page_cache;
+    KernelContext m_ctx;
+    std::unique_ptr<KernelMappings> m_kmap;
+    std::unique_ptr<PageAlloc> m_pages;
+    std::unique_ptr<MmOps> m_ops;
     std::unique_ptr<FaultHandler> m_faults;
-    std::unique_ptr<Mm> m_mm;
+    std::map<unsigned, std::unique_ptr<Mm>> m_processes;
+    unsigned m_current = 0;
+    OpStats m_op_start;
+    sc_core::sc_time m_op_start_delay;
     std::shared_ptr<spdlog::logger> m_log;
 };
 

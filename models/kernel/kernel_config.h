@@ -7,6 +7,7 @@
 
 #include "models/arch/granule.h"
 #include "models/kernel/kernel_version.h"
+#include "models/kernel/lazy_mmu_variant.h"
 
 namespace mmusim::kernel {
 
@@ -26,6 +27,8 @@ struct KernelCosts {
     std::uint64_t dsb_nshst = 0;
     std::uint64_t dsb_nsh = 0;
     std::uint64_t isb = 0;
+    std::uint64_t syscall_entry_exit = 0;  // system call entry and return
+    std::uint64_t context_switch = 0;      // switching to another process
 };
 
 struct KernelConfig {
@@ -34,10 +37,19 @@ struct KernelConfig {
     bool contpte = true;                 // CONFIG_ARM64_CONTPTE: false = PTE_CONT never set
     std::vector<unsigned> mthp_orders;   // enabled anonymous folio orders below PMD order
     bool zero_page = true;               // read faults on anonymous memory map the zero page
+    bool auto_layout = true;             // workload layout "auto": one VMA over all user addresses
     std::uint64_t memory_bytes = 0;      // physical memory managed by the folio allocator
+    LazyMmuVariant lazy_mmu = LazyMmuVariant::D;  // resolved from kernel.lazy_mmu / the version
+    bool kpti = false;                   // arm64_kernel_unmapped_at_el0: user TLBIs doubled
+    bool debug_pagealloc = false;        // CONFIG_DEBUG_PAGEALLOC: page alloc/free remaps the linear map
+    std::uint64_t fault_around_bytes = 65536;  // fault_around_bytes (file read faults)
+    enum class Thp : std::uint8_t { Never, Always, Madvise } thp = Thp::Never;
     // Platform features.
     bool tlbirange = false;
     bool bbml2_noabort = false;
+    bool hafdbs = true;                  // hardware access flag and dirty state
+    bool repeat_tlbi = false;            // ARM64_WORKAROUND_REPEAT_TLBI
+    bool erratum_2645198 = false;        // ARM64_WORKAROUND_2645198 (X -> NX needs BBM)
     KernelCosts costs;
 };
 

@@ -24,6 +24,19 @@ inline const char* barrier_name(Barrier b) {
     return "?";
 }
 
+// The event counts of the kernel operations of one kind (spec/kernel.md event names).
+struct OpStats {
+    std::uint64_t calls = 0;
+    std::map<std::string, std::uint64_t> results;  // system calls: "0" or the errno name
+    std::uint64_t R = 0, W = 0, X = 0, C = 0;
+    std::uint64_t converts = 0, folds = 0, unfolds = 0;
+    std::array<std::uint64_t, arch::kTlbiOpCount> tlbi{};
+    std::uint64_t tlbi_local = 0, tlbi_broadcast = 0;
+    std::array<std::uint64_t, static_cast<std::size_t>(Barrier::Count)> barriers{};
+    std::uint64_t lazy_deferred = 0;
+    std::uint64_t cycles = 0;
+};
+
 struct KernelStats {
     // Faults taken, by the MMU's fault class, and by the handler path that resolved them.
     std::uint64_t faults_total = 0;
@@ -37,14 +50,27 @@ struct KernelStats {
     std::uint64_t unfolds = 0;
     std::uint64_t converts = 0;
     std::uint64_t blocks_mapped_cont = 0;  // blocks written with PTE_CONT by contpte_set_ptes
+    std::uint64_t set_pte_on_cont_warnings = 0;  // set_pte() over a folded entry (WARN_ON_ONCE)
     // PTE operations (kernel.md event names).
     std::uint64_t pte_R = 0, pte_W = 0, pte_X = 0, pte_C = 0;
     // Upper-level table traffic of the kernel (not PTE events).
-    std::uint64_t table_reads = 0, table_writes = 0, tables_allocated = 0;
+    std::uint64_t table_reads = 0, table_writes = 0, tables_allocated = 0, tables_freed = 0;
     std::array<std::uint64_t, arch::kTlbiOpCount> tlbi{};
     std::uint64_t tlbi_local = 0, tlbi_broadcast = 0;
     std::array<std::uint64_t, static_cast<std::size_t>(Barrier::Count)> barriers{};
+    std::uint64_t debug_pagealloc_updates = 0;
+    std::uint64_t uffd_markers_installed = 0;
+    std::uint64_t huge_pmd_splits = 0;
+    std::uint64_t huge_pmd_mapped = 0;
+    std::uint64_t uffd_events = 0;            // faults delivered to the userfaultfd monitor
+    std::uint64_t uffd_wp_async_resolved = 0; // async uffd-wp faults resolved by the kernel
+    std::uint64_t pagecache_reads = 0;        // folios read into the page cache
+    std::uint64_t reclaim_aged = 0;  // aging calls (entries or batches)
+    std::uint64_t madvise_free_skipped = 0;  // MADV_FREE left a partly covered or shared large folio alone  // linear-map updates by DEBUG_PAGEALLOC
     std::uint64_t cycles = 0;  // kernel time, all handlers
+    // The same events per operation kind: "fault", "mmap", "mprotect", "madvise(dontneed)"...
+    std::map<std::string, OpStats> by_op;
+    std::uint64_t context_switches = 0;
 };
 
 }  // namespace mmusim::kernel

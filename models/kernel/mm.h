@@ -7,28 +7,69 @@
 
 namespace mmusim::kernel {
 
+// What backs a VMA.
+enum class VmaKind : std::uint8_t {
+    Anon,        // anonymous memory (private, or shared: shmem-like)
+    File,        // a file of the simulated page cache
+    Pfnmap,      // VM_PFNMAP filled by remap_pfn_range at mmap time
+    HugePfnmap,  // VM_PFNMAP whose driver inserts PMD-sized special entries on fault
+};
+
 // VMA flags that the modelled paths consult (the VM_* bits of Linux).
 struct VmFlags {
     bool read = true, write = true, exec = true;
     bool shared = false;
+    bool dontfork = false;     // VM_DONTCOPY (MADV_DONTFORK)
+    bool hugepage = false;     // VM_HUGEPAGE (MADV_HUGEPAGE)
+    bool nohugepage = false;   // VM_NOHUGEPAGE
+    bool uffd_missing = false; // VM_UFFD_MISSING
+    bool uffd_wp = false;      // VM_UFFD_WP
+    bool operator==(const VmFlags&) const = default;
 };
 
 struct Vma {
     std::uint64_t start = 0, end = 0;  // [start, end)
     VmFlags flags;
     std::uint64_t page_prot = 0;       // vm_page_prot: the PTE attributes of a new mapping
-    bool anonymous = true;
+    VmaKind kind = VmaKind::Anon;
+    bool anon_vma = false;             // an anonymous page was ever mapped (fork copies tables)
+    unsigned file = 0;                 // File: which file
+    std::uint64_t pgoff = 0;           // File: file page of `start`; Pfnmap: PFN of `start`
     std::string name;
+
     bool contains(std::uint64_t va) const { return va >= start && va < end; }
+    bool anonymous() const { return kind == VmaKind::Anon && !flags.shared; }
+    bool pfnmap() const { return kind == VmaKind::Pfnmap || kind == VmaKind::HugePfnmap; }
+    bool uffd_armed() const { return flags.uffd_missing || flags.uffd_wp; }
+    // VMA_ANON with private semantics for COW (a private file mapping is COW too).
+    bool is_cow() const { return !flags.shared && flags.write; }
+    // Whether a wp marker is needed on none entries (file-backed, or WP_UNPOPULATED anon).
+    bool uffd_wp_use_markers(bool wp_unpopulated) const {
+        return flags.uffd_wp && (kind != VmaKind::Anon || flags.shared || wp_unpopulated);
+    }
 };
 
 struct Mm {
+    unsigned id = 0;           // process id of the script (0: the first process)
     std::uint64_t pgd_pa = 0;  // TTBR0
     std::uint16_t asid = 0;
     bool user = true;          // mm_is_user(): false for init_mm and efi_mm
+    bool efi = false;          // efi_mm
     std::map<std::uint64_t, Vma> vmas;  // by start address
+    // userfaultfd context features of this mm.
+    bool uffd_wp_async = false;
+    bool uffd_wp_unpopulated = false;
+    // Reclaim left a batched TLB flush outstanding (arch_tlbbatch), see
+    // flush_tlb_batched_pending.
+    bool tlb_flush_batched = false;
 
     const Vma* find_vma(std::uint64_t va) const {
+        auto it = vmas.upper_bound(va);
+        if (it == vmas.begin()) return nullptr;
+        --it;
+        return it->second.contains(va) ? &it->second : nullptr;
+    }
+    Vma* find_vma(std::uint64_t va) {
         auto it = vmas.upper_bound(va);
         if (it == vmas.begin()) return nullptr;
         --it;

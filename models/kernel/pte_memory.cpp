@@ -40,4 +40,10 @@ void PteMemory::table_write(std::uint64_t pa, std::uint64_t value) {
     m_words.write(pa, value, m_delay);
 }
 
+std::uint64_t PteMemory::table_xchg(std::uint64_t pa, std::uint64_t value) {
+    ++m_stats.table_writes;
+    m_delay += cycles_to_time(m_costs.atomic);
+    return m_words.exchange(pa, value, m_delay);
+}
+
 }  // namespace mmusim::kernel

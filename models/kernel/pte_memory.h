@@ -27,6 +27,9 @@ public:
 
     std::uint64_t table_read(std::uint64_t pa);
     void table_write(std::uint64_t pa, std::uint64_t value);
+    std::uint64_t table_xchg(std::uint64_t pa, std::uint64_t value);
+    // Uncounted debug read (teardown bookkeeping, not a modelled access).
+    std::uint64_t peek(std::uint64_t pa) { return m_words.peek(pa); }
 
 private:
     memory::WordAccess m_words;

@@ -52,25 +52,53 @@ void TlbFlush::tlbi(TlbiOp op, std::uint16_t asid, std::uint64_t va, std::uint64
     m_dvm->b_transport(m_trans, m_delay);
 }
 
+void TlbFlush::user_tlbi(TlbiOp op, std::uint16_t asid, std::uint64_t va, std::uint64_t bytes, unsigned ttl) {
+    tlbi(op, asid, va, bytes, ttl);
+    // __tlbi_user: with KPTI the same operation again for the user half of the ASID pair.
+    if (m_config.kpti) tlbi(op, asid, va, bytes, ttl);
+}
+
+void TlbFlush::sync_point(bool local) {
+    barrier(local ? Barrier::DsbNsh : Barrier::DsbIsh);
+    if (m_config.repeat_tlbi && !local) {
+        // ARM64_WORKAROUND_REPEAT_TLBI: one more TLBI and DSB before relying on completion.
+        tlbi(TlbiOp::VALE1IS, 0, 0, 0, 0);
+        barrier(Barrier::DsbIsh);
+    }
+}
+
 void TlbFlush::flush_tlb_mm(const Mm& mm) {
     barrier(Barrier::DsbIshst);
-    tlbi(TlbiOp::ASIDE1IS, mm.asid, 0, 0, 0);
-    barrier(Barrier::DsbIsh);
+    user_tlbi(TlbiOp::ASIDE1IS, mm.asid, 0, 0, 0);
+    sync_point(false);
 }
 
 void TlbFlush::flush_tlb_page_nosync(const Mm& mm, std::uint64_t va) {
     const std::uint64_t page = arch::geometry(m_config.granule).page_size();
     barrier(Barrier::DsbIshst);
-    tlbi(TlbiOp::VALE1IS, mm.asid, va & ~(page - 1), 0, 3);
+    user_tlbi(TlbiOp::VALE1IS, mm.asid, va & ~(page - 1), 0, 3);
 }
 
 void TlbFlush::flush_tlb_page(const Mm& mm, std::uint64_t va) {
     flush_tlb_page_nosync(mm, va);
-    barrier(Barrier::DsbIsh);
+    sync_point(false);
+}
+
+void TlbFlush::local_flush_tlb_page(const Mm& mm, std::uint64_t va) {
+    const std::uint64_t page = arch::geometry(m_config.granule).page_size();
+    barrier(Barrier::DsbNshst);
+    user_tlbi(TlbiOp::VALE1, mm.asid, va & ~(page - 1), 0, 3);
+    sync_point(true);
+}
+
+void TlbFlush::local_flush_tlb_contpte(const Mm& mm, std::uint64_t addr) {
+    const arch::Geometry& geo = arch::geometry(m_config.granule);
+    addr &= ~(geo.cont_pte_size() - 1);
+    flush_tlb_range(mm, addr, addr + geo.cont_pte_size(), geo.page_size(), RangeFlags{true, 3, true, true});
 }
 
 void TlbFlush::flush_tlb_range(const Mm& mm, std::uint64_t start, std::uint64_t end, std::uint64_t stride,
-                               bool last_level, unsigned tlb_level) {
+                               const RangeFlags& flags) {
     const arch::Geometry& geo = arch::geometry(m_config.granule);
     start &= ~(stride - 1);
     end = (end + stride - 1) & ~(stride - 1);
@@ -83,15 +111,47 @@ void TlbFlush::flush_tlb_range(const Mm& mm, std::uint64_t start, std::uint64_t 
         flush_tlb_mm(mm);
         return;
     }
-    barrier(Barrier::DsbIshst);
-    const TlbiOp single = last_level ? TlbiOp::VALE1IS : TlbiOp::VAE1IS;
-    const TlbiOp range = last_level ? TlbiOp::RVALE1IS : TlbiOp::RVAE1IS;
+    barrier(flags.local ? Barrier::DsbNshst : Barrier::DsbIshst);
+    TlbiOp single = flags.last_level ? TlbiOp::VALE1IS : TlbiOp::VAE1IS;
+    TlbiOp range = flags.last_level ? TlbiOp::RVALE1IS : TlbiOp::RVAE1IS;
+    if (flags.local) {
+        single = flags.last_level ? TlbiOp::VALE1 : TlbiOp::VAE1;
+        range = TlbiOp::RVALE1;
+    }
     arch::tlbi_range_ops(pages, stride >> geo.page_shift, m_config.tlbirange, [&](const arch::TlbiRangeOp& op) {
         const std::uint64_t va = start + (op.first_page << geo.page_shift);
-        if (op.range) tlbi(range, mm.asid, va, op.pages << geo.page_shift, tlb_level);
-        else tlbi(single, mm.asid, va, 0, tlb_level);
+        if (op.range) user_tlbi(range, mm.asid, va, op.pages << geo.page_shift, flags.tlb_level);
+        else user_tlbi(single, mm.asid, va, 0, flags.tlb_level);
     });
-    barrier(Barrier::DsbIsh);
+    if (flags.sync) sync_point(flags.local);
+}
+
+void TlbFlush::flush_tlb_all() {
+    barrier(Barrier::DsbIshst);
+    tlbi(TlbiOp::VMALLE1IS, 0, 0, 0, 0);
+    sync_point(false);
+    barrier(Barrier::Isb);
+}
+
+void TlbFlush::flush_tlb_kernel_range(std::uint64_t start, std::uint64_t end) {
+    const arch::Geometry& geo = arch::geometry(m_config.granule);
+    const std::uint64_t page = geo.page_size();
+    start &= ~(page - 1);
+    end = (end + page - 1) & ~(page - 1);
+    const std::uint64_t pages = (end - start) >> geo.page_shift;
+    const bool excess = (!m_config.tlbirange && pages >= geo.ptrs_per_table()) || pages > arch::kMaxTlbiRangePages;
+    if (excess) {
+        flush_tlb_all();
+        return;
+    }
+    barrier(Barrier::DsbIshst);
+    arch::tlbi_range_ops(pages, 1, m_config.tlbirange, [&](const arch::TlbiRangeOp& op) {
+        const std::uint64_t va = start + (op.first_page << geo.page_shift);
+        if (op.range) tlbi(TlbiOp::RVAALE1IS, 0, va, op.pages << geo.page_shift, 0);
+        else tlbi(TlbiOp::VAALE1IS, 0, va, 0, 0);
+    });
+    sync_point(false);
+    barrier(Barrier::Isb);
 }
 
 }  // namespace mmusim::kernel

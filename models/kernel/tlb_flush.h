@@ -1,5 +1,7 @@
 // TLB maintenance and barriers as the arm64 kernel issues them (spec/kernel.md §3, §4.1):
 // every TLBI is a TLM transaction to the DVM fabric, every barrier a counted, costed event.
+// KPTI doubles each user-ASID TLBI; the REPEAT_TLBI erratum adds a TLBI + DSB.ISH at each
+// completion point.
 #pragma once
 
 #include <cstdint>
@@ -36,12 +38,37 @@ public:
     // flush_tlb_page[_nosync]: DSB.ISHST, TLBI VALE1IS (level 3) [, DSB.ISH].
     void flush_tlb_page_nosync(const Mm& mm, std::uint64_t va);
     void flush_tlb_page(const Mm& mm, std::uint64_t va);
+    // local_flush_tlb_page (v6.19+): DSB.NSHST, TLBI VALE1, DSB.NSH.
+    void local_flush_tlb_page(const Mm& mm, std::uint64_t va);
+    // local_flush_tlb_contpte (v6.19+): DSB.NSHST, local ops over the block, DSB.NSH.
+    void local_flush_tlb_contpte(const Mm& mm, std::uint64_t addr);
+
+    struct RangeFlags {
+        bool last_level = true;   // last-level forms (VALE1IS/RVALE1IS); else VAE1IS/RVAE1IS
+        unsigned tlb_level = 0;   // TTL hint, 0 = unknown
+        bool sync = true;         // trailing DSB.ISH
+        bool local = false;       // TLBF_NOBROADCAST: local forms and local barriers
+    };
     // __flush_tlb_range (§3.1): rounds to the stride, escalates to flush_tlb_mm past the
-    // limits, else DSB.ISHST, the op sequence of §3.2, DSB.ISH. `tlb_level` 0 = unknown.
+    // limits, else DSB.ISHST, the op sequence of §3.2, then DSB.ISH when sync.
     void flush_tlb_range(const Mm& mm, std::uint64_t start, std::uint64_t end, std::uint64_t stride,
-                         bool last_level, unsigned tlb_level);
+                         const RangeFlags& flags);
+    void flush_tlb_range(const Mm& mm, std::uint64_t start, std::uint64_t end, std::uint64_t stride,
+                         bool last_level, unsigned tlb_level) {
+        flush_tlb_range(mm, start, end, stride, RangeFlags{last_level, tlb_level, true, false});
+    }
+    // flush_tlb_kernel_range: DSB.ISHST, VAALE1IS ops (flush_tlb_all past the threshold),
+    // DSB.ISH, ISB.
+    void flush_tlb_kernel_range(std::uint64_t start, std::uint64_t end);
+    // flush_tlb_all: DSB.ISHST, TLBI VMALLE1IS, DSB.ISH, ISB.
+    void flush_tlb_all();
 
 private:
+    // One user-ASID op, doubled under KPTI.
+    void user_tlbi(arch::TlbiOp op, std::uint16_t asid, std::uint64_t va, std::uint64_t bytes, unsigned ttl);
+    // The completion barrier of a sync point (+ the REPEAT_TLBI workaround).
+    void sync_point(bool local);
+
     tlm::tlm_initiator_socket<>& m_dvm;
     KernelStats& m_stats;
     const KernelConfig& m_config;

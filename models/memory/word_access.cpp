@@ -35,6 +35,17 @@ std::uint64_t WordAccess::read(std::uint64_t pa, sc_core::sc_time& delay) {
     return m_data;
 }
 
+std::uint64_t WordAccess::peek(std::uint64_t pa) {
+    std::uint64_t value = 0;
+    tlm::tlm_generic_payload t;
+    t.set_command(tlm::TLM_READ_COMMAND);
+    t.set_address(pa);
+    t.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
+    t.set_data_length(8);
+    m_socket->transport_dbg(t);
+    return value;
+}
+
 void WordAccess::write(std::uint64_t pa, std::uint64_t value, sc_core::sc_time& delay) {
     m_data = value;
     transport(tlm::TLM_WRITE_COMMAND, pa, delay);

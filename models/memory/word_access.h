@@ -24,6 +24,8 @@ public:
     // Both return the value found; compare_and_swap stores only if it equals `expected`.
     std::uint64_t exchange(std::uint64_t pa, std::uint64_t value, sc_core::sc_time& delay);
     std::uint64_t compare_and_swap(std::uint64_t pa, std::uint64_t expected, std::uint64_t value, sc_core::sc_time& delay);
+    // A debug read (transport_dbg): no time, not an access of the model.
+    std::uint64_t peek(std::uint64_t pa);
 
 private:
     void transport(tlm::tlm_command cmd, std::uint64_t pa, sc_core::sc_time& delay);

@@ -96,6 +96,12 @@ bool Mmu::conflict(Tlb& tlb, const TlbLookup& hit, std::uint64_t va, Translation
 void Mmu::translate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
     TranslationExt* ext = nullptr;
     trans.get_extension(ext);
+    if (ext->context_switch) {
+        // A context switch: the core now runs another address space (TTBR0 and ASID).
+        set_context(ext->ttbr, ext->asid);
+        trans.set_response_status(tlm::TLM_OK_RESPONSE);
+        return;
+    }
     const std::uint64_t va = trans.get_address();
     const Access access = ext->access;
     const bool ifetch = access == Access::Ifetch;
@@ -159,6 +165,9 @@ void Mmu::invalidate(tlm::tlm_generic_payload& trans, sc_core::sc_time& /*delay*
                 break;
             case arch::TlbiOp::VAALE1IS:
                 tlb->invalidate_va(t->va, t->asid, false);
+                break;
+            case arch::TlbiOp::RVAALE1IS:
+                tlb->invalidate_range(t->va, t->va + t->bytes, t->asid, false);
                 break;
             case arch::TlbiOp::VMALLE1IS: case arch::TlbiOp::Count:
                 tlb->invalidate_all();

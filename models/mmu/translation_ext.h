@@ -12,6 +12,10 @@ namespace mmusim::mmu {
 
 struct TranslationExt : tlm::tlm_extension<TranslationExt> {
     arch::Access access = arch::Access::Load;
+    // Set: not a translation; the MMU switches to this address space (TTBR0, ASID).
+    bool context_switch = false;
+    std::uint64_t ttbr = 0;
+    std::uint16_t asid = 0;
     // Out:
     arch::FaultKind fault = arch::FaultKind::None;
     unsigned fault_level = 0;

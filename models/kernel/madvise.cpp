@@ -1,0 +1,112 @@
+// madvise (mm/madvise.c): DONTNEED zaps with one gather for the whole call, FREE clears
+// access/dirty state of whole folios without unfolding, and the flag advices only change
+// VMAs (spec/kernel.md §6.7).
+#include <vector>
+
+#include "models/kernel/mm_ops.h"
+#include "models/kernel/pte.h"
+
+namespace mmusim::kernel {
+
+int MmOps::madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice) {
+    if (!aligned(addr)) return -err::kEinval;
+    len = page_align(len);
+    if (len == 0) return 0;
+    const std::uint64_t end = addr + len;
+    if (end <= addr || end > arch::kUserVaEnd) return -err::kEinval;
+    const bool hole = !covered(mm, addr, end);
+    // Advices valid only for some VMAs (Linux checks each before acting).
+    for (auto it = mm.vmas.upper_bound(addr); ; ) {
+        if (it != mm.vmas.begin()) {
+            auto prev = std::prev(it);
+            if (prev->second.end > addr) it = prev;
+        }
+        for (; it != mm.vmas.end() && it->second.start < end; ++it) {
+            const Vma& v = it->second;
+            if ((advice == Advice::DontNeed || advice == Advice::Free) && v.pfnmap()) return -err::kEinval;
+            if (advice == Advice::Free && !v.anonymous()) return -err::kEinval;
+        }
+        break;
+    }
+    if (advice == Advice::DontNeed || advice == Advice::Free) {
+        MmuGather tlb = make_gather(mm, false);
+        for (auto it = mm.vmas.begin(); it != mm.vmas.end(); ++it) {
+            const Vma& vma = it->second;
+            const std::uint64_t s = vma.start > addr ? vma.start : addr;
+            const std::uint64_t e = vma.end < end ? vma.end : end;
+            if (s >= e) continue;
+            if (advice == Advice::DontNeed) {
+                unmap_page_range(tlb, mm, vma, s, e, ZapDetails{false});
+                continue;
+            }
+            // MADV_FREE: madvise_free_pte_range.
+            tlb.tlb_start_vma(vma);
+            const std::uint64_t page = m_k.geo.page_size();
+            for (std::uint64_t a = s; a < e;) {
+                const std::uint64_t pmd_end = (a + m_k.geo.pmd_size()) & ~(m_k.geo.pmd_size() - 1);
+                const std::uint64_t next = pmd_end < e ? pmd_end : e;
+                const std::uint64_t table = pte_table_of(mm, a);
+                if (table == 0) {
+                    a = next;
+                    continue;
+                }
+                flush_tlb_batched_pending(mm);
+                const LazyMmu::State lazy = m_k.lazy.enable();
+                while (a < next) {
+                    const std::uint64_t ptep = m_k.tables.pte_offset(table, a);
+                    const Desc pte = m_k.pgtable.ptep_get(ptep);
+                    unsigned nr = 1;
+                    const std::optional<Folio> folio = pte_present(pte) ? vm_normal_folio(vma, pte) : std::nullopt;
+                    if (folio) {
+                        const Rmap::Info* info = m_k.rmap.find(folio->head_pfn);
+                        const bool shared = info == nullptr || !m_k.rmap.exclusive_to(folio->head_pfn, mm.id);
+                        if (folio->order > 0) {
+                            // A large folio only partly inside the range would be split
+                            // first; the model leaves such folios alone (counted).
+                            const std::uint64_t fstart = a - (arch::desc_pfn(pte, m_k.geo.page_shift) - folio->head_pfn) * page;
+                            const std::uint64_t fend = fstart + folio->nr_pages() * page;
+                            if (fstart < s || fend > e || shared) {
+                                ++m_k.stats.madvise_free_skipped;
+                                nr = static_cast<unsigned>((std::min(fend, next) - a) / page);
+                                a += std::uint64_t{nr} * page;
+                                continue;
+                            }
+                            Desc merged = pte;
+                            nr = folio_pte_batch(*folio, ptep, pte, static_cast<unsigned>((next - a) / page),
+                                                 kFpbMergeYoungDirty, &merged);
+                            if (arch::desc_young(merged) || arch::desc_dirty(merged)) {
+                                m_k.pgtable.clear_young_dirty_ptes(mm, a, ptep, nr, kCydpClearYoung | kCydpClearDirty);
+                                tlb.tlb_flush_pte_range(a, std::uint64_t{nr} * page);
+                            }
+                        } else if (!shared && (arch::desc_young(pte) || arch::desc_dirty(pte))) {
+                            m_k.pgtable.clear_young_dirty_ptes(mm, a, ptep, 1, kCydpClearYoung | kCydpClearDirty);
+                            tlb.tlb_flush_pte_range(a, page);
+                        }
+                    }
+                    a += std::uint64_t{nr} * page;
+                }
+                m_k.lazy.disable(lazy);
+            }
+            tlb.tlb_end_vma(vma);
+        }
+        tlb.tlb_finish_mmu();
+        return hole ? -err::kEnomem : 0;
+    }
+    // Flag advices: split the VMAs to the range and set the flag.
+    split_vma_at(mm, addr);
+    split_vma_at(mm, end);
+    for (auto it = mm.vmas.lower_bound(addr); it != mm.vmas.end() && it->second.start < end; ++it) {
+        VmFlags& f = it->second.flags;
+        switch (advice) {
+            case Advice::HugePage: f.hugepage = true; f.nohugepage = false; break;
+            case Advice::NoHugePage: f.nohugepage = true; f.hugepage = false; break;
+            case Advice::DontFork: f.dontfork = true; break;
+            case Advice::DoFork: f.dontfork = false; break;
+            case Advice::DontNeed: case Advice::Free: break;
+        }
+    }
+    merge_vmas(mm, addr, end);
+    return hole ? -err::kEnomem : 0;
+}
+
+}  // namespace mmusim::kernel

@@ -1,0 +1,103 @@
+// The mm operations of spec/kernel.md §6 that system calls run: mmap (with remap_pfn_range),
+// munmap and the zap engine (mm/memory.c zap_pte_range), mprotect and userfaultfd
+// write-protect (mm/mprotect.c change_protection), madvise, fork (copy_page_range), exit,
+// and reclaim aging. Each is implemented in the file named after it; all share the kernel
+// context and the VMA helpers here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "models/kernel/kernel_context.h"
+#include "models/kernel/mm.h"
+#include "models/kernel/mmu_gather.h"
+#include "models/kernel/page_alloc.h"
+#include "models/kernel/syscall.h"
+
+namespace mmusim::kernel {
+
+// change_protection flags (MM_CP_*).
+enum CpFlags : unsigned {
+    kCpTryChangeWritable = 1,
+    kCpProtNuma = 2,
+    kCpUffdWp = 4,
+    kCpUffdWpResolve = 8,
+};
+
+// folio_pte_batch flags (FPB_*).
+enum FpbFlags : unsigned { kFpbRespectDirty = 1, kFpbRespectWrite = 2, kFpbMergeWrite = 4, kFpbMergeYoungDirty = 8 };
+
+struct ZapDetails {
+    bool drop_markers = false;  // ZAP_FLAG_DROP_MARKER (munmap, exit)
+};
+
+class MmOps {
+public:
+    MmOps(KernelContext& k, PageAlloc& pages);
+
+    // System calls: 0, or a negative errno as Linux answers.
+    int mmap(Mm& mm, const Syscall& call);
+    int munmap(Mm& mm, std::uint64_t addr, std::uint64_t len);
+    int mprotect(Mm& mm, std::uint64_t addr, std::uint64_t len, unsigned prot);
+    int madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice);
+    // dup_mmap: a new address space for the child (its PGD allocated, ASID given).
+    std::unique_ptr<Mm> fork(Mm& parent, unsigned child_id, std::uint16_t child_asid);
+    // exit_mmap: tear down every mapping and page table of `mm`.
+    void exit_mmap(Mm& mm);
+    int uffd_register(Mm& mm, const Syscall& call);
+    int uffd_unregister(Mm& mm, std::uint64_t addr, std::uint64_t len);
+    int uffd_writeprotect(Mm& mm, std::uint64_t addr, std::uint64_t len, bool protect);
+    // Reclaim aging of the mapped pages of [addr, addr + len): clear the access flags, as
+    // the rmap walk of folio_referenced does for each mapping.
+    int reclaim(Mm& mm, std::uint64_t addr, std::uint64_t len);
+
+    // Engine pieces, also used by the fault handler and by tests.
+    long change_protection(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end,
+                           unsigned cp_flags);
+    void unmap_page_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end,
+                          const ZapDetails& details);
+    // free_pgtables: PTE tables of [start, end) whose whole PMD range no VMA uses any more.
+    void free_pgtables(MmuGather& tlb, Mm& mm, std::uint64_t start, std::uint64_t end);
+    unsigned folio_pte_batch(const Folio& folio, std::uint64_t ptep, Desc pte, unsigned max_nr, unsigned flags,
+                             Desc* merged = nullptr);
+    // vm_normal_page(): the folio behind a present entry, none for special entries.
+    std::optional<Folio> vm_normal_folio(const Vma& vma, Desc pte) const;
+    // The PTE table covering `addr`, or 0 (no allocation).
+    std::uint64_t pte_table_of(Mm& mm, std::uint64_t addr, std::uint64_t* pmd_entry = nullptr);
+    // Splits so that a VMA starts at `addr` (if a VMA spans it); returns that VMA's start.
+    void split_vma_at(Mm& mm, std::uint64_t addr);
+    // Merges neighbours of [start, end) with identical attributes (vma_merge).
+    void merge_vmas(Mm& mm, std::uint64_t start, std::uint64_t end);
+    // vm_get_page_prot of a VMA from its flags.
+    Desc vma_page_prot(const Vma& vma) const;
+    // The special huge pfn map PMD covering `addr` is split by clearing it (§6.3).
+    void split_huge_pfnmap_pmd(Mm& mm, std::uint64_t pmd_entry, std::uint64_t addr);
+
+private:
+    // zap_pte_range over one PTE table.
+    void zap_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
+                       std::uint64_t end, const ZapDetails& details);
+    long change_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
+                          std::uint64_t end, unsigned cp_flags);
+    void copy_pte_range(Mm& dst, Mm& src, const Vma& dst_vma, const Vma& src_vma, std::uint64_t addr,
+                        std::uint64_t end);
+    // flush_tlb_batched_pending.
+    void flush_tlb_batched_pending(Mm& mm);
+    // The VMAs covering [start, end) without a hole; false when a gap is found (callers
+    // answer ENOMEM, after processing what precedes the gap as Linux does).
+    bool covered(const Mm& mm, std::uint64_t start, std::uint64_t end) const;
+    bool aligned(std::uint64_t addr) const { return (addr & (m_k.geo.page_size() - 1)) == 0; }
+    std::uint64_t page_align(std::uint64_t len) const { return (len + m_k.geo.page_size() - 1) & ~(m_k.geo.page_size() - 1); }
+    MmuGather make_gather(const Mm& mm, bool fullmm) {
+        return MmuGather(m_k.flush, mm, fullmm, m_k.geo.page_size(), m_k.geo.pmd_size());
+    }
+    void remap_pfn_range(Mm& mm, const Vma& vma);
+
+    KernelContext& m_k;
+    PageAlloc& m_pages;
+    static constexpr unsigned kShmemFileBase = 1u << 30;  // file ids of shmem objects
+    unsigned m_next_shmem = 0;
+};
+
+}  // namespace mmusim::kernel

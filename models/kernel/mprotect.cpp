@@ -1,0 +1,155 @@
+// mprotect and change_protection (mm/mprotect.c): entries are rewritten in folio batches
+// (v6.17+) or one at a time (before), the gather collects the entries whose change needs a
+// flush, and one flush follows at the end of each VMA (spec/kernel.md §6.5). uffd-wp
+// protect/unprotect and NUMA hinting use the same engine with their flags.
+#include <vector>
+
+#include "models/kernel/mm_ops.h"
+#include "models/kernel/pte.h"
+
+namespace mmusim::kernel {
+
+int MmOps::mprotect(Mm& mm, std::uint64_t addr, std::uint64_t len, unsigned prot) {
+    if (!aligned(addr)) return -err::kEinval;
+    if ((prot & ~(kProtRead | kProtWrite | kProtExec)) != 0) return -err::kEinval;
+    len = page_align(len);
+    if (len == 0) return 0;
+    const std::uint64_t end = addr + len;
+    if (end <= addr || end > arch::kUserVaEnd) return -err::kEnomem;
+    if (mm.find_vma(addr) == nullptr) return -err::kEnomem;
+    // Pfn maps set up by remap_pfn_range keep their permissions in the driver's hands;
+    // Linux allows mprotect on them, and so does the model.
+    MmuGather tlb = make_gather(mm, false);
+    split_vma_at(mm, addr);
+    split_vma_at(mm, end);
+    int result = 0;
+    std::uint64_t at = addr;
+    while (at < end) {
+        Vma* vma = mm.find_vma(at);
+        if (vma == nullptr) {
+            result = -err::kEnomem;  // a hole: what precedes it was changed, as in Linux
+            break;
+        }
+        vma->flags.read = (prot & kProtRead) != 0;
+        vma->flags.write = (prot & kProtWrite) != 0;
+        vma->flags.exec = (prot & kProtExec) != 0;
+        vma->page_prot = vma_page_prot(*vma);
+        // vma_wants_manual_pte_write_upgrade: private writable, or shared without
+        // write notification.
+        const bool try_writable = vma->flags.shared ? !(vma->kind == VmaKind::File) : vma->flags.write;
+        (void)change_protection(tlb, mm, *vma, vma->start, vma->end, try_writable ? unsigned{kCpTryChangeWritable} : 0u);
+        at = vma->end;
+    }
+    tlb.tlb_finish_mmu();
+    merge_vmas(mm, addr, end);
+    return result;
+}
+
+void MmOps::split_huge_pfnmap_pmd(Mm& mm, std::uint64_t pmd_entry, std::uint64_t addr) {
+    // __split_huge_pmd of a special PMD: clear it with an immediate flush at PMD stride;
+    // nothing is installed, the driver faults PTEs in later.
+    const std::uint64_t pmd_size = m_k.geo.pmd_size();
+    const std::uint64_t haddr = addr & ~(pmd_size - 1);
+    (void)m_k.tables.pmdp_huge_get_and_clear(pmd_entry);
+    m_k.flush.flush_tlb_range(mm, haddr, haddr + pmd_size, pmd_size, true, 2);
+    ++m_k.stats.huge_pmd_splits;
+}
+
+long MmOps::change_protection(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end,
+                              unsigned cp_flags) {
+    tlb.tlb_start_vma(vma);
+    const std::uint64_t pmd_size = m_k.geo.pmd_size();
+    // uffd-wp on marker-using VMAs populates page tables so none entries can get markers.
+    const bool populate = (cp_flags & kCpUffdWp) != 0 && vma.uffd_wp_use_markers(mm.uffd_wp_unpopulated);
+    long pages = 0;
+    std::uint64_t addr = start;
+    while (addr < end) {
+        const std::uint64_t pmd_end = (addr + pmd_size) & ~(pmd_size - 1);
+        const std::uint64_t next = pmd_end < end ? pmd_end : end;
+        std::uint64_t pmd = 0;
+        std::uint64_t table = pte_table_of(mm, addr, &pmd);
+        if (pmd != 0 && table == 0) {
+            const Desc d = m_k.tables.pmd_read(pmd);
+            if (arch::desc_valid(d) && !arch::desc_is_table_or_page(d)) {
+                if (next - addr == pmd_size && (cp_flags & kCpUffdWp) == 0) {
+                    // change_huge_pmd on a special PMD: pfn maps keep their protection in
+                    // the driver; nothing to do for the entry, as Linux skips them.
+                    addr = next;
+                    continue;
+                }
+                split_huge_pfnmap_pmd(mm, pmd, addr);
+            }
+        }
+        if (table == 0 && populate) table = m_k.tables.pte_alloc(m_k.tables.pmd_alloc(mm, addr));
+        if (table != 0) pages += change_pte_range(tlb, mm, vma, table, addr, next, cp_flags);
+        addr = next;
+    }
+    tlb.tlb_end_vma(vma);
+    return pages;
+}
+
+long MmOps::change_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
+                             std::uint64_t end, unsigned cp_flags) {
+    const std::uint64_t page = m_k.geo.page_size();
+    Pgtable& pt = m_k.pgtable;
+    const bool prot_numa = (cp_flags & kCpProtNuma) != 0;
+    const bool uffd_wp = (cp_flags & kCpUffdWp) != 0;
+    const bool uffd_wp_resolve = (cp_flags & kCpUffdWpResolve) != 0;
+    const bool batched = m_k.config.version.at_least(6, 17);
+    const Desc newprot = prot_numa ? vm_page_prot(false, false, false, false, false) : vma.page_prot;
+    long pages = 0;
+    flush_tlb_batched_pending(mm);
+    const LazyMmu::State lazy = m_k.lazy.enable();
+    while (addr < end) {
+        const std::uint64_t ptep = m_k.tables.pte_offset(table, addr);
+        unsigned nr = 1;
+        const Desc oldpte = pt.ptep_get(ptep);
+        if (pte_present(oldpte)) {
+            if (prot_numa && pte_protnone(oldpte)) {
+                addr += page;
+                continue;
+            }
+            const std::optional<Folio> folio = vm_normal_folio(vma, oldpte);
+            if (prot_numa && !folio) {  // the zero page and pfn maps never take hinting faults
+                addr += page;
+                continue;
+            }
+            if (batched && folio && folio->order > 0)
+                nr = folio_pte_batch(*folio, ptep, oldpte, static_cast<unsigned>((end - addr) / page),
+                                     kFpbRespectWrite);
+            const Desc old = pt.modify_prot_start_ptes(mm, addr, ptep, nr);
+            Desc ptent = pte_modify(old, newprot);
+            if (uffd_wp) ptent = pte_mkuffd_wp(ptent);
+            else if (uffd_wp_resolve) ptent = pte_clear_uffd_wp(ptent);
+            // Avoid the write fault where the page could be written anyway: exclusive
+            // anonymous pages of a private writable mapping, or dirty shared pages.
+            if ((cp_flags & kCpTryChangeWritable) != 0 && !arch::desc_write(ptent) && !pte_uffd_wp(ptent) &&
+                arch::desc_valid(ptent)) {
+                bool set_write = false;
+                if (vma.flags.shared) set_write = arch::desc_dirty(ptent);
+                else set_write = vma.flags.write && folio && m_k.rmap.exclusive_to(folio->head_pfn, mm.id);
+                if (set_write) ptent = arch::desc_mkwrite(ptent);
+            }
+            pt.modify_prot_commit_ptes(mm, addr, ptep, ptent, nr);
+            if (pte_needs_flush(old, ptent)) tlb.tlb_flush_pte_range(addr, std::uint64_t{nr} * page);
+            pages += nr;
+        } else if (pte_none(oldpte)) {
+            // Only uffd-wp touches none entries: a marker keeps the protection.
+            if (uffd_wp && vma.uffd_wp_use_markers(mm.uffd_wp_unpopulated)) {
+                pt.set_pte_at(mm, addr, ptep, pte_bits::kMarkerUffdWp);
+                ++m_k.stats.uffd_markers_installed;
+                ++pages;
+            }
+        } else if (pte_marker_uffd_wp(oldpte)) {
+            if (uffd_wp_resolve) {
+                pt.pte_clear(mm, addr, ptep);
+                ++pages;
+            }
+        }
+        addr += std::uint64_t{nr} * page;
+    }
+    m_k.lazy.disable(lazy);
+    return pages;
+}
+
+}  // namespace mmusim::kernel

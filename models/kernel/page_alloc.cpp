@@ -1,0 +1,45 @@
+#include "models/kernel/page_alloc.h"
+
+#include "models/arch/sizes.h"
+#include "models/common/cycles.h"
+#include "models/kernel/kernel_error.h"
+
+namespace mmusim::kernel {
+
+std::optional<Folio> PageAlloc::try_alloc(unsigned order, bool zero, bool anon) {
+    const std::optional<Folio> folio = m_k.folios.alloc(order);
+    if (!folio) return std::nullopt;
+    const std::uint64_t bytes = folio->nr_pages() << m_k.geo.page_shift;
+    m_k.delay += cycles_to_time(m_k.config.costs.folio_alloc + (zero ? m_k.config.costs.zero_per_4k * (bytes >> 12) : 0));
+    ++m_k.stats.folios_by_size[bytes];
+    Rmap::Info& info = m_k.rmap.info(folio->head_pfn);
+    info = Rmap::Info{};
+    info.anon = anon;
+    m_kmap.on_alloc(folio->head_pfn, folio->nr_pages());
+    return folio;
+}
+
+Folio PageAlloc::alloc(unsigned order, bool zero, bool anon) {
+    const std::optional<Folio> folio = try_alloc(order, zero, anon);
+    if (!folio)
+        throw KernelError("out of memory: no free block of " + arch::size_name(m_k.geo.page_size() << order) +
+                          " (raise platform.memory.size)");
+    return *folio;
+}
+
+void PageAlloc::free(const Folio& folio) {
+    m_kmap.on_free(folio.head_pfn, folio.nr_pages());
+    m_k.rmap.forget(folio.head_pfn);
+    m_k.folios.free(folio);
+}
+
+void PageAlloc::unmap(std::uint64_t pfn, unsigned mm, std::uint64_t nr) {
+    const std::optional<Folio> folio = m_k.folios.folio_of(pfn);
+    if (!folio) return;
+    const Rmap::Info* info = m_k.rmap.find(folio->head_pfn);
+    if (info == nullptr) return;
+    const std::uint64_t left = m_k.rmap.remove(folio->head_pfn, mm, nr);
+    if (left == 0 && info->anon && !info->pagecache) free(*folio);
+}
+
+}  // namespace mmusim::kernel

@@ -1,0 +1,33 @@
+// Folio allocation and freeing for user memory: the buddy allocator plus the costs of the
+// cost table, the folio counters, the rmap bookkeeping and the DEBUG_PAGEALLOC linear-map
+// hooks.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "models/kernel/kernel_context.h"
+#include "models/kernel/kernel_mappings.h"
+
+namespace mmusim::kernel {
+
+class PageAlloc {
+public:
+    PageAlloc(KernelContext& k, KernelMappings& kmap) : m_k(k), m_kmap(kmap) {}
+
+    // A folio of 2^order pages (zeroed when asked), or nullopt when no block is free.
+    std::optional<Folio> try_alloc(unsigned order, bool zero, bool anon);
+    // As try_alloc, but running out of memory ends the run with a clear error.
+    Folio alloc(unsigned order, bool zero, bool anon);
+    // Frees a folio nobody maps any more.
+    void free(const Folio& folio);
+    // Drops `nr` mappings of `mm` from the folio of `pfn`; frees an anonymous folio that
+    // no longer has any mapping.
+    void unmap(std::uint64_t pfn, unsigned mm, std::uint64_t nr);
+
+private:
+    KernelContext& m_k;
+    KernelMappings& m_kmap;
+};
+
+}  // namespace mmusim::kernel

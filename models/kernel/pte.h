@@ -1,0 +1,87 @@
+// Linux's value-level PTE helpers for arm64 (arch/arm64/include/asm/pgtable.h,
+// pgtable-prot.h, tlbflush.h): protections of a mapping, pte_modify, pte_needs_flush, and the
+// non-present encodings the model uses (PROT_NONE, uffd-wp markers). No memory access here.
+#pragma once
+
+#include <cstdint>
+
+#include "models/arch/descriptor.h"
+
+namespace mmusim::kernel {
+
+using arch::Desc;
+
+namespace pte_bits {
+using namespace arch::bits;
+// PTE_PRESENT_INVALID: nG reused while VALID is clear (a PROT_NONE entry).
+inline constexpr Desc kPresentInvalid = kNg;
+// Attribute index 0 (normal memory) is all zeros, so _PAGE_DEFAULT is TYPE | AF | SH.
+inline constexpr Desc kPageDefault = kType | kAf | kShInner;
+// The bits pte_modify() takes from the new protection.
+inline constexpr Desc kModifyMask = kUser | kPxn | kUxn | kRdonly | kPresentInvalid | kValid | kDbm | kGp;
+// A uffd-wp PTE marker: a swap-format entry (bits 0-1 zero) of the marker type (swap type
+// field b6-10 all ones) whose offset (b12+) holds PTE_MARKER_UFFD_WP.
+inline constexpr Desc kMarkerUffdWp = (Desc{0x1f} << 6) | (Desc{1} << 12);
+}  // namespace pte_bits
+
+// pte_present(): valid, or PROT_NONE (present-invalid).
+inline bool pte_present(Desc d) { return (d & pte_bits::kValid) != 0 || (d & pte_bits::kPresentInvalid) != 0; }
+inline bool pte_none(Desc d) { return d == 0; }
+inline bool pte_protnone(Desc d) { return (d & pte_bits::kValid) == 0 && (d & pte_bits::kPresentInvalid) != 0; }
+inline bool pte_uffd_wp(Desc d) { return (d & pte_bits::kSwUffdWp) != 0; }
+inline bool pte_marker_uffd_wp(Desc d) { return d == pte_bits::kMarkerUffdWp; }
+inline bool pte_user_exec(Desc d) { return (d & pte_bits::kUxn) == 0; }
+
+// vm_get_page_prot(): the attributes of new entries of a mapping with these VM flags
+// (protection_map of arm64). Private writable mappings start read-only (copy-on-write); the
+// fault handler adds WRITE and DIRTY. Shared writable mappings are writable but clean unless
+// `writenotify` (a file system that wants to see the first write).
+inline Desc vm_page_prot(bool read, bool write, bool exec, bool shared, bool writenotify) {
+    using namespace pte_bits;
+    if (!read && !write && !exec)
+        return (kPageDefault & ~kValid) | kPresentInvalid | kRdonly | kPxn | kUxn;  // PAGE_NONE
+    Desc prot = kPageDefault | kValid | kUser | kRdonly | kNg | kPxn;
+    if (!exec) prot |= kUxn;
+    if (shared && write && !writenotify) prot |= kDbm;  // PAGE_SHARED[_EXEC]
+    return prot;
+}
+
+// pte_modify(): keep the PFN, access/dirty state and software bits; take the permission bits
+// from `newprot`. Hardware dirtiness is preserved as software dirty.
+inline Desc pte_modify(Desc pte, Desc newprot) {
+    using namespace pte_bits;
+    if (arch::desc_write(pte) && !arch::desc_rdonly(pte)) pte |= kSwDirty;  // pte_hw_dirty
+    pte = (pte & ~kModifyMask) | (newprot & kModifyMask);
+    if ((pte & kSwDirty) != 0) pte = arch::desc_mkdirty(pte);
+    return pte;
+}
+
+// pte_needs_flush(): a change needs a TLBI only if the old entry was valid and a bit other
+// than the software bits changed.
+inline bool pte_needs_flush(Desc oldpte, Desc newpte) {
+    if ((oldpte & pte_bits::kValid) == 0) return false;
+    return ((oldpte ^ newpte) & ~pte_bits::kSwMask) != 0;
+}
+
+// pte_wrprotect(): move hardware dirtiness into the software bit, then read-only.
+inline Desc pte_wrprotect(Desc pte) {
+    if (arch::desc_write(pte) && !arch::desc_rdonly(pte)) pte |= pte_bits::kSwDirty;
+    return (pte & ~pte_bits::kDbm) | pte_bits::kRdonly;
+}
+
+// pte_mkuffd_wp(): the bit, and write protection with it.
+inline Desc pte_mkuffd_wp(Desc pte) { return pte_wrprotect(pte) | pte_bits::kSwUffdWp; }
+inline Desc pte_clear_uffd_wp(Desc pte) { return pte & ~pte_bits::kSwUffdWp; }
+
+}  // namespace mmusim::kernel
+
+namespace mmusim::kernel {
+
+// pte_same() of arm64: RDONLY is ignored on present entries (hardware dirtiness).
+inline bool pte_same(Desc a, Desc b) {
+    if (pte_present(a)) a &= ~pte_bits::kRdonly;
+    if (pte_present(b)) b &= ~pte_bits::kRdonly;
+    return a == b;
+}
+
+}  // namespace mmusim::kernel

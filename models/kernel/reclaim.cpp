@@ -1,0 +1,51 @@
+// Reclaim aging (mm/rmap.c folio_referenced): the access flag of every mapping of a folio is
+// tested and cleared; up to the 2025 trees one call per mapped entry
+// (ptep_clear_flush_young), in the 2026 tree one call per folio batch
+// (clear_flush_young_ptes). Each call flushes, without waiting, only entries that were
+// young (spec/kernel.md §6.9). The model ages the mappings of the calling process.
+#include "models/kernel/mm_ops.h"
+#include "models/kernel/pte.h"
+
+namespace mmusim::kernel {
+
+int MmOps::reclaim(Mm& mm, std::uint64_t addr, std::uint64_t len) {
+    if (!aligned(addr)) return -err::kEinval;
+    len = page_align(len);
+    const std::uint64_t end = addr + len;
+    const std::uint64_t page = m_k.geo.page_size();
+    const bool batched = m_k.config.version.is_current();
+    for (auto it = mm.vmas.begin(); it != mm.vmas.end(); ++it) {
+        const Vma& vma = it->second;
+        const std::uint64_t s = vma.start > addr ? vma.start : addr;
+        const std::uint64_t e = vma.end < end ? vma.end : end;
+        for (std::uint64_t a = s; a < e;) {
+            const std::uint64_t pmd_end = (a + m_k.geo.pmd_size()) & ~(m_k.geo.pmd_size() - 1);
+            const std::uint64_t next = pmd_end < e ? pmd_end : e;
+            const std::uint64_t table = pte_table_of(mm, a);
+            if (table == 0) {
+                a = next;
+                continue;
+            }
+            while (a < next) {
+                const std::uint64_t ptep = m_k.tables.pte_offset(table, a);
+                const Desc pte = m_k.pgtable.__ptep_get(ptep);  // the rmap walk finds the mapping
+                unsigned nr = 1;
+                const std::optional<Folio> folio = arch::desc_valid(pte) ? vm_normal_folio(vma, pte) : std::nullopt;
+                if (folio) {
+                    if (batched) {
+                        if (folio->order > 0)
+                            nr = folio_pte_batch(*folio, ptep, pte, static_cast<unsigned>((next - a) / page), 0);
+                        (void)m_k.pgtable.clear_flush_young_ptes(mm, a, ptep, nr);
+                    } else {
+                        (void)m_k.pgtable.ptep_clear_flush_young(mm, a, ptep);
+                    }
+                    ++m_k.stats.reclaim_aged;
+                }
+                a += std::uint64_t{nr} * page;
+            }
+        }
+    }
+    return 0;
+}
+
+}  // namespace mmusim::kernel

@@ -1,0 +1,134 @@
+// munmap and the zap engine (mm/memory.c zap_pte_range, mm/vma.c unmap_region, exit_mmap):
+// entries are cleared in folio batches, the cleared range goes to the mmu_gather, page
+// tables no VMA needs any more are freed (spec/kernel.md §6.6).
+#include <vector>
+
+#include "models/kernel/mm_ops.h"
+#include "models/kernel/pte.h"
+
+namespace mmusim::kernel {
+
+int MmOps::munmap(Mm& mm, std::uint64_t addr, std::uint64_t len) {
+    if (!aligned(addr)) return -err::kEinval;
+    len = page_align(len);
+    if (len == 0 || addr + len > arch::kUserVaEnd || addr + len < addr) return -err::kEinval;
+    const std::uint64_t end = addr + len;
+    split_vma_at(mm, addr);
+    split_vma_at(mm, end);
+    std::vector<Vma> victims;
+    for (auto it = mm.vmas.lower_bound(addr); it != mm.vmas.end() && it->second.start < end; ++it)
+        victims.push_back(it->second);
+    if (victims.empty()) return 0;  // nothing mapped there: success, as in Linux
+
+    MmuGather tlb = make_gather(mm, false);
+    for (const Vma& vma : victims) unmap_page_range(tlb, mm, vma, vma.start, vma.end, ZapDetails{true});
+    for (const Vma& vma : victims) mm.vmas.erase(vma.start);
+    free_pgtables(tlb, mm, addr, end);
+    tlb.tlb_finish_mmu();
+    return 0;
+}
+
+void MmOps::unmap_page_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end,
+                             const ZapDetails& details) {
+    tlb.tlb_start_vma(vma);
+    const std::uint64_t pmd_size = m_k.geo.pmd_size();
+    std::uint64_t addr = start;
+    while (addr < end) {
+        const std::uint64_t pmd_end = (addr + pmd_size) & ~(pmd_size - 1);
+        const std::uint64_t next = pmd_end < end ? pmd_end : end;
+        std::uint64_t pmd = 0;
+        const std::uint64_t table = pte_table_of(mm, addr, &pmd);
+        if (pmd != 0 && table == 0) {
+            const Desc d = m_k.tables.pmd_read(pmd);
+            if (arch::desc_valid(d) && !arch::desc_is_table_or_page(d)) {
+                if (next - addr == pmd_size) {
+                    // zap_huge_pmd: the whole leaf goes, gathered at PMD stride.
+                    (void)m_k.tables.pmdp_huge_get_and_clear(pmd);
+                    tlb.tlb_flush_pmd_range(addr & ~(pmd_size - 1), pmd_size);
+                } else {
+                    split_huge_pfnmap_pmd(mm, pmd, addr);
+                }
+            }
+        }
+        if (table != 0) zap_pte_range(tlb, mm, vma, table, addr, next, details);
+        addr = next;
+    }
+    tlb.tlb_end_vma(vma);
+}
+
+void MmOps::zap_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
+                          std::uint64_t end, const ZapDetails& details) {
+    const std::uint64_t page = m_k.geo.page_size();
+    Pgtable& pt = m_k.pgtable;
+    flush_tlb_batched_pending(mm);
+    const LazyMmu::State lazy = m_k.lazy.enable();
+    while (addr < end) {
+        const std::uint64_t ptep = m_k.tables.pte_offset(table, addr);
+        const Desc pte = pt.ptep_get(ptep);
+        unsigned nr = 1;
+        if (pte_none(pte)) {
+            addr += page;
+            continue;
+        }
+        if (pte_present(pte)) {
+            const std::optional<Folio> folio = vm_normal_folio(vma, pte);
+            Desc ptent = pte;
+            if (!folio) {
+                // Special entries (pfn maps, the zero page) have no folio: one at a time.
+                ptent = pt.get_and_clear_full_ptes(mm, addr, ptep, 1);
+            } else {
+                const unsigned max_nr = static_cast<unsigned>((end - addr) / page);
+                if (folio->order > 0) nr = folio_pte_batch(*folio, ptep, pte, max_nr, 0);
+                const Rmap::Info* info = m_k.rmap.find(folio->head_pfn);
+                // Anonymous folios need no A/D; file folios are dirtied/marked accessed.
+                if (info != nullptr && info->anon) pt.clear_full_ptes(mm, addr, ptep, nr);
+                else ptent = pt.get_and_clear_full_ptes(mm, addr, ptep, nr);
+                m_pages.unmap(arch::desc_pfn(pte, m_k.geo.page_shift), mm.id, nr);
+            }
+            tlb.tlb_flush_pte_range(addr, std::uint64_t{nr} * page);
+            // pte_install_uffd_wp_if_needed: file-backed memory still registered for
+            // uffd-wp keeps its protection as markers, unless the zap drops markers.
+            if (!details.drop_markers && vma.kind != VmaKind::Anon && vma.flags.uffd_wp && pte_uffd_wp(ptent)) {
+                for (unsigned i = 0; i < nr; ++i)
+                    pt.set_pte_at(mm, addr + i * page, ptep + 8 * i, pte_bits::kMarkerUffdWp);
+                m_k.stats.uffd_markers_installed += nr;
+            }
+        } else if (pte_marker_uffd_wp(pte)) {
+            // Markers survive DONTNEED on file-backed memory; munmap and anonymous VMAs
+            // drop them.
+            if (details.drop_markers || vma.kind == VmaKind::Anon) pt.pte_clear(mm, addr, ptep);
+        }
+        addr += std::uint64_t{nr} * page;
+    }
+    m_k.lazy.disable(lazy);
+}
+
+void MmOps::free_pgtables(MmuGather& tlb, Mm& mm, std::uint64_t start, std::uint64_t end) {
+    const std::uint64_t pmd_size = m_k.geo.pmd_size();
+    for (std::uint64_t ps = start & ~(pmd_size - 1); ps < end; ps += pmd_size) {
+        const std::uint64_t pe = ps + pmd_size;
+        // A PTE table is freed only when no VMA uses any part of its PMD range.
+        auto it = mm.vmas.lower_bound(ps);
+        bool used = it != mm.vmas.end() && it->second.start < pe;
+        if (!used && it != mm.vmas.begin()) used = std::prev(it)->second.end > ps;
+        if (used) continue;
+        std::uint64_t pmd = 0;
+        if (pte_table_of(mm, ps, &pmd) == 0) continue;
+        tlb.pte_free_tlb(ps);
+        m_k.tables.free_pte_table(pmd);
+    }
+}
+
+void MmOps::exit_mmap(Mm& mm) {
+    MmuGather tlb = make_gather(mm, true);
+    for (const auto& [start, vma] : mm.vmas) unmap_page_range(tlb, mm, vma, vma.start, vma.end, ZapDetails{true});
+    const bool had_vmas = !mm.vmas.empty();
+    mm.vmas.clear();
+    // free_pgtables over the whole space: every table goes, so the final flush is by ASID.
+    if (had_vmas) tlb.pte_free_tlb(0);
+    tlb.tlb_finish_mmu();
+    m_k.tables.free_all_tables(mm);
+    mm.pgd_pa = 0;
+}
+
+}  // namespace mmusim::kernel
