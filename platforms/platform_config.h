@@ -14,6 +14,8 @@ struct Features {
     bool tlbirange = false;      // FEAT_TLBIRANGE: range TLBIs
     bool bbml2_noabort = false;  // BBML2 without conflict aborts: converts skip their TLBI
     bool honour_cont = true;     // TLBs hold one entry for a contiguous block
+    bool repeat_tlbi = false;     // ARM64_WORKAROUND_REPEAT_TLBI
+    bool erratum_2645198 = false; // ARM64_WORKAROUND_2645198
     bool conflict_abort = true;  // a TLB conflict raises an abort; false: use the smallest entry
 };
 

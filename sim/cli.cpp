@@ -120,7 +120,7 @@ int cli_main(int argc, char** argv) {
             std::uint64_t records = 0;
             for (std::size_t n; (n = source->next(batch.data(), batch.size())) != 0;) records += n;
             std::cout << config_path << ": valid (platform " << rc.platform.name << ", kernel " << rc.kernel.version.name()
-                      << ", " << (rc.workload.is_trace ? "trace " + rc.workload.trace_path : std::string("generator")) << ", "
+                      << ", " << (rc.workload.is_trace ? "trace " + rc.workload.trace_path : rc.workload.is_script ? std::string("script") : std::string("generator")) << ", "
                       << records << " records)\n";
         }
     } catch (const ConfigError& e) {

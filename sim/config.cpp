@@ -114,6 +114,25 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     kc.granule = granule;
     kc.contpte = k["contpte"].get<bool>();
     kc.zero_page = k["zero_page"].get<bool>();
+    kc.kpti = k["kpti"].get<bool>();
+    kc.debug_pagealloc = k["debug_pagealloc"].get<bool>();
+    {
+        const std::string lazy = k["lazy_mmu"].get<std::string>();
+        if (lazy == "auto") {
+            // The era's semantics: none before the v6.16 batching, B through v6.19, the
+            // generic layer (D) in the current tree.
+            kc.lazy_mmu = !kc.version.at_least(6, 16) ? kernel::LazyMmuVariant::None
+                          : kc.version.is_current()    ? kernel::LazyMmuVariant::D
+                                                       : kernel::LazyMmuVariant::B;
+        } else {
+            kernel::parse_lazy_mmu_variant(lazy, kc.lazy_mmu);
+        }
+        const std::uint64_t fa = size_of(k["fault_around"]);
+        if (!arch::is_pow2(fa) || fa < geo.page_size())
+            fail(where, "kernel.fault_around: " + k["fault_around"].get<std::string>() +
+                            " must be a power of two of at least the base page (" + arch::size_name(geo.page_size()) + ")");
+        kc.fault_around_bytes = fa;
+    }
     for (std::size_t i = 0; i < k["mthp"].size(); ++i) {
         const std::uint64_t size = size_of(k["mthp"][i]);
         if (size <= geo.page_size() || size >= geo.pmd_size())
@@ -135,6 +154,8 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     pc.features.bbml2_noabort = f["bbml2_noabort"].get<bool>();
     pc.features.honour_cont = f["honour_cont"].get<bool>();
     pc.features.conflict_abort = f["conflict_abort"].get<bool>();
+    pc.features.repeat_tlbi = f["repeat_tlbi"].get<bool>();
+    pc.features.erratum_2645198 = f["erratum_2645198"].get<bool>();
     pc.l1i = tlb_config(p["tlb"]["l1i"], "l1i");
     pc.l1d = tlb_config(p["tlb"]["l1d"], "l1d");
     pc.l2 = tlb_config(p["tlb"]["l2"], "l2");
@@ -162,17 +183,40 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     kc.memory_bytes = pc.memory_size;
     kc.tlbirange = pc.features.tlbirange;
     kc.bbml2_noabort = pc.features.bbml2_noabort;
+    kc.hafdbs = pc.features.hafdbs;
+    kc.repeat_tlbi = pc.features.repeat_tlbi;
+    kc.erratum_2645198 = pc.features.erratum_2645198;
     kc.costs = kcost;
 
     rc.seed = c["seed"].get<std::uint64_t>();
     const json& w = c["workload"];
-    const bool has_trace = w.contains("trace"), has_gen = w.contains("generator");
-    if (has_trace == has_gen)
-        fail(where, std::string("workload: ") + (has_trace ? "has both \"trace\" and \"generator\"" : "has neither \"trace\" nor \"generator\"") +
-                        "; give exactly one: a trace {\"path\": ..., \"format\": \"lackey\"} or a generator {\"pattern\": ...}");
+    std::vector<std::string> given;
+    for (const char* kind : {"trace", "generator", "script"})
+        if (w.contains(kind)) given.push_back(std::string("\"") + kind + "\"");
+    if (given.size() != 1) {
+        std::string found = given.empty() ? "has none of \"trace\", \"generator\" and \"script\"" : "has " + given[0];
+        for (std::size_t i = 1; i < given.size(); ++i) found += (i + 1 == given.size() ? " and " : ", ") + given[i];
+        fail(where, "workload: " + found +
+                        "; give exactly one: a trace {\"path\": ..., \"format\": \"lackey\"}, a generator {\"pattern\": ...} or a "
+                        "script {\"regions\": [...], \"ops\": [...]}");
+    }
     WorkloadConfig& wc = rc.workload;
     wc.max_records = w["max_records"].get<std::uint64_t>();
-    if (has_trace) {
+    if (w.contains("script")) {
+        wc.is_script = true;
+        kc.auto_layout = false;  // a script starts with an empty address space and maps its regions
+        try {
+            wc.script = std::make_shared<const workloads::Script>(workloads::parse_script(w["script"], "workload.script"));
+        } catch (const workloads::ScriptError& e) {
+            fail(where, e.what());
+        }
+        // The resolved config shows the defaults of the script's top level too.
+        json& resolved = rc.resolved["workload"]["script"];
+        if (!resolved.contains("allow_errors")) resolved["allow_errors"] = false;
+        if (!resolved.contains("regions")) resolved["regions"] = json::array();
+        return;
+    }
+    if (w.contains("trace")) {
         wc.is_trace = true;
         const fs::path tp = w["trace"]["path"].get<std::string>();
         wc.trace_path = (tp.is_absolute() ? tp : fs::path(rc.source).parent_path() / tp).lexically_normal().string();

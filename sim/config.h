@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "models/kernel/kernel_config.h"
 #include "platforms/platform_config.h"
 #include "workloads/generator.h"
+#include "workloads/script.h"
 
 namespace mmusim::sim {
 
@@ -19,6 +21,8 @@ struct WorkloadConfig {
     std::string trace_path;   // resolved against the config file's folder
     std::string trace_format;
     workloads::GeneratorParams generator;
+    bool is_script = false;
+    std::shared_ptr<const workloads::Script> script;  // parsed and checked once, at load
     std::uint64_t max_records = 0;  // 0 = all
 };
 

@@ -11,11 +11,14 @@
 #include "workloads/generator.h"
 #include "workloads/lackey_reader.h"
 #include "workloads/limited_source.h"
+#include "workloads/script_source.h"
 
 namespace mmusim::sim {
 
 std::unique_ptr<workloads::Source> open_workload(const RunConfig& config) {
     const WorkloadConfig& w = config.workload;
+    // A script ends itself at max_records, so that its Kernel records still reach syscall().
+    if (w.is_script) return std::make_unique<workloads::ScriptSource>(w.script, config.seed, w.max_records);
     std::unique_ptr<workloads::Source> source =
         w.is_trace ? workloads::open_lackey(w.trace_path) : workloads::make_generator(w.generator);
     if (w.max_records != 0) source = std::make_unique<workloads::LimitedSource>(std::move(source), w.max_records);
@@ -31,7 +34,8 @@ nlohmann::json run_simulation(const RunConfig& config) {
     auto log = logger("sim");
     log->info("running {} on {} ({} core(s)), kernel {}", config.source, config.platform.name, config.platform.cores,
               config.kernel.version.name());
-    platforms::Platform platform(config.platform, config.kernel, std::move(threads));
+    const bool allow_syscall_errors = config.workload.is_script && config.workload.script->allow_errors;
+    platforms::Platform platform(config.platform, config.kernel, std::move(threads), allow_syscall_errors);
     sc_core::sc_start();
     for (unsigned i = 0; i < platform.cores(); ++i) {
         const core::Core& core = platform.core(i);

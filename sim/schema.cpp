@@ -69,7 +69,9 @@ Field build_platform_schema() {
                  boolean("tlbirange", false, "FEAT_TLBIRANGE: range TLBI instructions"),
                  boolean("bbml2_noabort", false, "BBML2 without conflict aborts (contpte converts skip their TLBI from v6.17)"),
                  boolean("honour_cont", true, "TLBs hold one entry for a contiguous block"),
-                 boolean("conflict_abort", true, "a TLB conflict raises an abort; false: the smallest entry is used")}),
+                 boolean("conflict_abort", true, "a TLB conflict raises an abort; false: the smallest entry is used"),
+                 boolean("repeat_tlbi", false, "ARM64_WORKAROUND_REPEAT_TLBI: one more TLBI + DSB.ISH at each completion"),
+                 boolean("erratum_2645198", false, "ARM64_WORKAROUND_2645198: removing exec needs an immediate TLBI")}),
          object("tlb", "TLB levels of each core",
                 {tlb_level("l1i", 48, 48, l1_sizes, 1), tlb_level("l1d", 48, 48, l1_sizes, 1),
                  tlb_level("l2", 1280, 5, l2_sizes, 5)}),
@@ -107,9 +109,12 @@ Field build_config_schema() {
     Field trace = object("trace", "a recorded memory trace",
         {leaf("path", FieldKind::String, json(), "trace file, relative to the config file"),
          choice("format", "lackey", {"lackey"}, "trace format")});
-    Field workload = object("workload", "what each core runs",
-        {optional(trace), optional(generator),
-         choice("layout", "auto", {"auto"}, "address-space layout"),
+    Field script = leaf("script", FieldKind::Json, json(),
+        "a script of kernel calls and memory accesses: {\"allow_errors\": false, \"regions\": [...], \"ops\": [...]}");
+    Field workload = object("workload", "what each core runs: exactly one of trace, generator and script",
+        {optional(trace), optional(generator), optional(script),
+         choice("layout", "auto", {"auto"},
+                "address-space layout of traces and generators (a script starts with an empty address space and maps its own regions)"),
          integer("max_records", 0, 0, std::numeric_limits<std::int64_t>::max(), "stop after this many records (0: all)")});
     Field kernel = object("kernel", "the Linux arm64 kernel model",
         {leaf("version", FieldKind::String, "6.17", "kernel behaviour era: 6.9 or later (e.g. 6.9, 6.16, 6.17, 6.19) or current"),
@@ -117,7 +122,12 @@ Field build_config_schema() {
          boolean("contpte", true, "CONFIG_ARM64_CONTPTE: false = the kernel never sets PTE_CONT"),
          leaf("mthp", FieldKind::SizeList, json::array(), "anonymous folio sizes enabled below PMD size; [] = order 0 only"),
          choice("thp", "never", {"never", "always", "madvise"}, "PMD-sized anonymous THP"),
-         boolean("zero_page", true, "read faults on anonymous memory map the shared zero page")});
+         boolean("zero_page", true, "read faults on anonymous memory map the shared zero page"),
+         choice("lazy_mmu", "auto", {"auto", "none", "A", "B", "C", "D"},
+                "lazy-MMU nesting semantics (kernel.md §4.4); auto: the version's (none before 6.16, B for 6.16-6.19, D for current)"),
+         boolean("kpti", false, "kernel unmapped at EL0 (KPTI): every user TLBI is issued twice"),
+         boolean("debug_pagealloc", false, "CONFIG_DEBUG_PAGEALLOC: page allocations and frees remap the linear map"),
+         leaf("fault_around", FieldKind::Size, "64K", "fault_around_bytes of file read faults (the base page: off)")});
     Field root = object("", "run config",
         {build_platform_schema(), kernel, workload,
          integer("seed", 1, 0, std::numeric_limits<std::int64_t>::max(), "seed of every random choice")});
@@ -256,6 +266,7 @@ void validate_leaf(json& v, const Field& f, const std::string& path, const Origi
             return;
         }
         case FieldKind::Object:
+        case FieldKind::Json:
             return;
     }
 }
@@ -328,7 +339,7 @@ const Field& field_at(const std::string& dotted, const Origin& origin) {
         if (next == nullptr) unknown_key(origin, *f, path, key);
         path = child_path(path, key);
         f = next;
-        if (dot == std::string::npos) break;
+        if (dot == std::string::npos || f->kind == FieldKind::Json) break;
         start = dot + 1;
     }
     return *f;

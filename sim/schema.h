@@ -12,7 +12,9 @@
 
 namespace mmusim::sim {
 
-enum class FieldKind { Object, Bool, Integer, Number, String, Enum, Size, Address, SizeList };
+// Json: any JSON value, passed through by validate(); the code that reads the key checks it
+// (workload.script). A dotted path below a Json field names that field (see field_at).
+enum class FieldKind { Object, Bool, Integer, Number, String, Enum, Size, Address, SizeList, Json };
 
 struct Field {
     std::string name;
@@ -42,7 +44,8 @@ struct Origin {
 void validate(nlohmann::json& value, const Field& field, const std::string& path, const Origin& origin);
 
 // The schema field at a dotted key path ("platform.tlb.l2.ways"), or throws ConfigError
-// naming the unknown part and the nearest known key.
+// naming the unknown part and the nearest known key. Keys below a Json field (e.g.
+// "workload.script.allow_errors") give the Json field: its reader checks them.
 const Field& field_at(const std::string& dotted, const Origin& origin);
 
 // The known key closest to `key` among `field`'s children, or "" when none is close.

@@ -27,7 +27,26 @@ json mmu_json(const mmu::MmuStats& s) {
 
 json ratio(std::uint64_t num, std::uint64_t den) { return den == 0 ? json(nullptr) : json(static_cast<double>(num) / static_cast<double>(den)); }
 
-json kernel_json(const RunConfig& config, const kernel::KernelStats& k) {
+json op_json(const kernel::OpStats& o) {
+    json tlbi = json::object();
+    for (unsigned i = 0; i < arch::kTlbiOpCount; ++i)
+        if (o.tlbi[i] != 0) tlbi[std::string(arch::tlbi_name(static_cast<arch::TlbiOp>(i)))] = o.tlbi[i];
+    json barriers = json::object();
+    for (unsigned i = 0; i < static_cast<unsigned>(kernel::Barrier::Count); ++i)
+        if (o.barriers[i] != 0) barriers[kernel::barrier_name(static_cast<kernel::Barrier>(i))] = o.barriers[i];
+    json j = {{"calls", o.calls},
+              {"pte_ops", {{"R", o.R}, {"W", o.W}, {"X", o.X}, {"C", o.C}}},
+              {"contpte", {{"converts", o.converts}, {"folds", o.folds}, {"unfolds", o.unfolds}}},
+              {"tlbi", tlbi},
+              {"tlbi_scope", {{"local", o.tlbi_local}, {"broadcast", o.tlbi_broadcast}}},
+              {"barriers", barriers},
+              {"lazy_mmu_deferred", o.lazy_deferred},
+              {"cycles", o.cycles}};
+    if (!o.results.empty()) j["results"] = o.results;
+    return j;
+}
+
+json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const kernel::LazyMmuStats& lazy) {
     json faults = {{"total", k.faults_total}, {"translation", 0}, {"permission", 0}, {"access_flag", 0}, {"by_handler", json::object()}};
     for (const auto& [kind, n] : k.faults_by_kind) faults[kind] = n;
     for (const auto& [path, n] : k.faults_by_handler) faults["by_handler"][path] = n;
@@ -46,6 +65,8 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k) {
     for (unsigned i = 0; i < static_cast<unsigned>(kernel::Barrier::Count); ++i)
         barriers[kernel::barrier_name(static_cast<kernel::Barrier>(i))] = k.barriers[i];
 
+    json by_op = json::object();
+    for (const auto& [name, o] : k.by_op) by_op[name] = op_json(o);
     return json{{"faults", faults},
                 {"folios", folios},
                 {"contpte", {{"folds", k.folds}, {"unfolds", k.unfolds}, {"fold_attempts", k.fold_attempts},
@@ -54,8 +75,21 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k) {
                 {"tlbi", tlbi},
                 {"tlbi_scope", {{"local", k.tlbi_local}, {"broadcast", k.tlbi_broadcast}}},
                 {"barriers", barriers},
-                {"pgtables", {{"tables_allocated", k.tables_allocated}, {"table_reads", k.table_reads},
-                              {"table_writes", k.table_writes}}},
+                {"pgtables", {{"tables_allocated", k.tables_allocated}, {"tables_freed", k.tables_freed},
+                              {"table_reads", k.table_reads}, {"table_writes", k.table_writes}}},
+                {"lazy_mmu", {{"variant", kernel::lazy_mmu_variant_name(config.kernel.lazy_mmu)},
+                              {"sections", lazy.sections}, {"nested_sections", lazy.nested_sections},
+                              {"requests", lazy.requests}, {"deferred", lazy.deferred}, {"emitted", lazy.emitted},
+                              {"warnings", lazy.warnings}}},
+                {"by_op", by_op},
+                {"events", {{"context_switches", k.context_switches}, {"uffd_events", k.uffd_events},
+                            {"uffd_wp_async_resolved", k.uffd_wp_async_resolved},
+                            {"uffd_markers_installed", k.uffd_markers_installed},
+                            {"huge_pmd_mapped", k.huge_pmd_mapped}, {"huge_pmd_splits", k.huge_pmd_splits},
+                            {"pagecache_reads", k.pagecache_reads}, {"reclaim_aged", k.reclaim_aged},
+                            {"madvise_free_skipped", k.madvise_free_skipped},
+                            {"debug_pagealloc_updates", k.debug_pagealloc_updates},
+                            {"set_pte_on_cont_warnings", k.set_pte_on_cont_warnings}}},
                 {"cycles", k.cycles}};
 }
 
@@ -78,7 +112,7 @@ json collect_stats(const RunConfig& config, platforms::Platform& platform) {
     mmu::PmuCounters total;
     mmu::MmuStats mmu_total;
     json cores = json::array();
-    std::uint64_t cycles = 0, records = 0, requests = 0, attempts = 0;
+    std::uint64_t cycles = 0, records = 0, requests = 0, attempts = 0, syscalls = 0, syscall_errors = 0;
     for (unsigned i = 0; i < platform.cores(); ++i) {
         mmu::PmuCounters p = platform.mmu(i).pmu();
         const core::CoreStats& cs = platform.core(i).stats();
@@ -96,6 +130,8 @@ json collect_stats(const RunConfig& config, platforms::Platform& platform) {
         records += cs.records;
         requests += cs.requests;
         attempts += cs.attempts;
+        syscalls += cs.syscalls;
+        syscall_errors += cs.syscall_errors;
         cores.push_back(json{{"id", i}, {"pmu", pmu_json(p)}, {"mmu", mmu_json(ms)}, {"cycles", cs.cycles},
                              {"kernel_cycles", cs.kernel_cycles}, {"records", cs.records}, {"requests", cs.requests},
                              {"attempts", cs.attempts}});
@@ -107,8 +143,9 @@ json collect_stats(const RunConfig& config, platforms::Platform& platform) {
                 {"derived", derived_figures(pmu)},
                 {"mmu", mmu_json(mmu_total)},
                 {"cores", cores},
-                {"kernel", kernel_json(config, platform.kernel().stats())},
-                {"workload", {{"records", records}, {"requests", requests}, {"attempts", attempts}}},
+                {"kernel", kernel_json(config, platform.kernel().stats(), platform.kernel().lazy_stats())},
+                {"workload", {{"records", records}, {"requests", requests}, {"attempts", attempts}, {"syscalls", syscalls},
+                              {"syscall_errors", syscall_errors}}},
                 {"cycles", cycles}};
 }
 

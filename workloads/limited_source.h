@@ -20,6 +20,7 @@ public:
         return n;
     }
     const std::string& name() const override { return m_inner->name(); }
+    const kernel::Syscall* syscall(std::uint64_t index) const override { return m_inner->syscall(index); }
 
 private:
     std::unique_ptr<Source> m_inner;

@@ -20,7 +20,7 @@ namespace mmusim::kernel::testing {
 // Counter deltas of one step.
 struct Delta {
     std::uint64_t R = 0, W = 0, X = 0, C = 0;
-    std::uint64_t tlbi = 0, dsb_ishst = 0, dsb_ish = 0, isb = 0;
+    std::uint64_t tlbi = 0, dsb_ishst = 0, dsb_ish = 0, dsb_nshst = 0, dsb_nsh = 0, isb = 0;
     std::uint64_t converts = 0, folds = 0, unfolds = 0, fold_attempts = 0, blocks_cont = 0;
     std::uint64_t tlbi_op(arch::TlbiOp op) const { return ops[static_cast<std::size_t>(op)]; }
     std::array<std::uint64_t, arch::kTlbiOpCount> ops{};
@@ -60,14 +60,51 @@ protected:
         dummy_core = std::make_unique<DummyInitiator>("dummy");
         dummy_core->to_mmu.bind(mmu_->cpu_socket);
         dummy_core->to_kernel.bind(kernel->socket);
-        Mm& mm = kernel->create_user_mm(1);
+        Mm& mm = kernel->create_user_mm(1, c.auto_layout);
         mmu_->set_context(mm.pgd_pa, mm.asid);
         sc_core::sc_start(sc_core::SC_ZERO_TIME);
     }
 
-    const char* fault(std::uint64_t va, arch::Access access, arch::FaultKind kind = arch::FaultKind::Translation) {
-        return kernel->faults().handle_mm_fault(kernel->mm(), FaultRequest{va, access, kind, 3});
+    const char* fault(std::uint64_t va, arch::Access access, arch::FaultKind kind = arch::FaultKind::Translation,
+                      unsigned process = 0) {
+        return kernel->faults().handle_mm_fault(kernel->mm(process), FaultRequest{va, access, kind, 3});
     }
+
+    // System calls of process 0 (or `process`), as a script would make them.
+    int sys(Syscall call) { return kernel->syscall(call); }
+    int mmap_anon(std::uint64_t addr, std::uint64_t len, unsigned prot = kProtRead | kProtWrite) {
+        Syscall c;
+        c.op = SyscallOp::Mmap;
+        c.addr = addr;
+        c.len = len;
+        c.prot = prot;
+        return sys(c);
+    }
+    int range_call(SyscallOp op, std::uint64_t addr, std::uint64_t len, unsigned process = 0) {
+        Syscall c;
+        c.op = op;
+        c.addr = addr;
+        c.len = len;
+        c.process = process;
+        return sys(c);
+    }
+    int mprotect(std::uint64_t addr, std::uint64_t len, unsigned prot) {
+        Syscall c;
+        c.op = SyscallOp::Mprotect;
+        c.addr = addr;
+        c.len = len;
+        c.prot = prot;
+        return sys(c);
+    }
+    int madvise(std::uint64_t addr, std::uint64_t len, Advice advice) {
+        Syscall c;
+        c.op = SyscallOp::Madvise;
+        c.addr = addr;
+        c.len = len;
+        c.advice = advice;
+        return sys(c);
+    }
+    std::uint64_t stat_tlbi(arch::TlbiOp op) const { return kernel->stats().tlbi[static_cast<std::size_t>(op)]; }
 
     // PA of the PTE of `va`, found through memory directly (not counted); 0 if no table.
     std::uint64_t pte_pa(std::uint64_t va) const {
@@ -97,6 +134,8 @@ protected:
         const auto b = [&](Barrier x) { return a.barriers[static_cast<std::size_t>(x)] - before.barriers[static_cast<std::size_t>(x)]; };
         d.dsb_ishst = b(Barrier::DsbIshst);
         d.dsb_ish = b(Barrier::DsbIsh);
+        d.dsb_nshst = b(Barrier::DsbNshst);
+        d.dsb_nsh = b(Barrier::DsbNsh);
         d.isb = b(Barrier::Isb);
         d.converts = a.converts - before.converts;
         d.folds = a.folds - before.folds;

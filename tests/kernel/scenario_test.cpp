@@ -2,7 +2,7 @@
 // exact counts. Counts of a whole fault add the reads core mm makes around the arch
 // operation (mm/memory.c): the lockless read in handle_pte_fault, the pte_range_none scans of
 // alloc_anon_folio, and the re-check under the PTE lock.
-#include "tests/kernel/kernel_fixture.h"
+#include "tests/kernel/scenario_fixture.h"
 
 namespace mmusim::kernel::testing {
 namespace {
@@ -11,12 +11,6 @@ using namespace arch::bits;
 constexpr std::uint64_t kBlock = 0x10000000;  // a 64 KiB aligned VA
 constexpr std::uint64_t kPage = 4096;
 
-class KernelScenario : public KernelFixture {
-protected:
-    // Faults a page in the same PTE table (2 MiB) but another block, so the table exists
-    // and later counts hold no table allocation.
-    void populate_table() { fault(kBlock + 0x100000, arch::Access::Store); }
-};
 
 TEST_F(KernelScenario, Scenario01_Mthp64kWriteFaultAlignedEmptyRange) {
     KernelConfig c = config();
