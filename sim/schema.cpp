@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "models/arch/sizes.h"
+#include "models/common/text.h"
 #include "sim/config_error.h"
 
 namespace mmusim::sim {
@@ -135,23 +136,8 @@ Field build_config_schema() {
     return root;
 }
 
-std::string type_name(const json& v) {
-    switch (v.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::boolean: return "a boolean";
-        case json::value_t::string: return "a string";
-        case json::value_t::array: return "a list";
-        case json::value_t::object: return "an object";
-        case json::value_t::number_float: return "a number";
-        default: return "an integer";
-    }
-}
-
-std::string shown(const json& v) {
-    std::string s = v.dump();
-    if (s.size() > 60) s = s.substr(0, 57) + "...";
-    return s;
-}
+std::string type_name(const json& v) { return json_type_name(v); }
+std::string shown(const json& v) { return json_shown(v); }
 
 [[noreturn]] void fail(const Origin& origin, const std::string& path, const std::string& what) {
     throw ConfigError(origin.where + ": " + path + ": " + what);
@@ -176,18 +162,6 @@ std::string nearest(const Field& field, const std::string& key);
     message += std::string(near.empty() ? "; keys" : " Keys") + " allowed " +
                (path.empty() ? std::string("at the top level") : "in " + path) + ": " + join_keys(field) + ".";
     throw ConfigError(message);
-}
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j)
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0u : 1u)});
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
 }
 
 const char* kSizeHelp = "a size such as 4K, 16K, 64K, 2M, 32M, 512M, 1G or 16G, or a whole number of bytes";
@@ -293,16 +267,9 @@ std::string nearest_key(const Field& field, const std::string& key) { return nea
 
 namespace {
 std::string nearest(const Field& field, const std::string& key) {
-    std::string best;
-    std::size_t best_distance = std::max<std::size_t>(2, key.size() / 3) + 1;
-    for (const Field& c : field.fields) {
-        const std::size_t d = edit_distance(key, c.name);
-        if (d < best_distance) {
-            best_distance = d;
-            best = c.name;
-        }
-    }
-    return best;
+    std::vector<std::string> names;
+    for (const Field& c : field.fields) names.push_back(c.name);
+    return nearest_name(names, key);
 }
 }  // namespace
 

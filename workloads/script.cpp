@@ -12,6 +12,7 @@
 
 #include "models/arch/granule.h"
 #include "models/arch/sizes.h"
+#include "models/common/text.h"
 
 namespace mmusim::workloads {
 
@@ -27,23 +28,8 @@ using Names = std::vector<std::string>;
 
 // ---- messages -------------------------------------------------------------------------
 
-std::string type_name(const json& v) {
-    switch (v.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::boolean: return "a boolean";
-        case json::value_t::string: return "a string";
-        case json::value_t::array: return "a list";
-        case json::value_t::object: return "an object";
-        case json::value_t::number_float: return "a number";
-        default: return "an integer";
-    }
-}
-
-std::string shown(const json& v) {
-    std::string s = v.dump();
-    if (s.size() > 60) s = s.substr(0, 57) + "...";
-    return s;
-}
+std::string type_name(const json& v) { return json_type_name(v); }
+std::string shown(const json& v) { return json_shown(v); }
 
 std::string found(const json& v) { return "found " + shown(v) + " (" + type_name(v) + ")"; }
 
@@ -66,31 +52,7 @@ std::string join(const Names& names) {
 std::string key_path(const std::string& path, const std::string& key) { return path + "." + key; }
 std::string item_path(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
 
-// The same nearness rule as the config schema's key suggestions.
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j)
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0u : 1u)});
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
-std::string nearest(const Names& names, const std::string& key) {
-    std::string best;
-    std::size_t best_distance = std::max<std::size_t>(2, key.size() / 3) + 1;
-    for (const std::string& n : names) {
-        const std::size_t d = edit_distance(key, n);
-        if (d < best_distance) {
-            best_distance = d;
-            best = n;
-        }
-    }
-    return best;
-}
+std::string nearest(const Names& names, const std::string& key) { return nearest_name(names, key); }
 
 // "; allowed: a, b" or, when one of `names` is close to `key`, "; did you mean "a"? Allowed: a, b".
 std::string listing(const Names& names, const std::string& key, std::string label, const std::string& list) {

@@ -365,9 +365,7 @@ const char* FaultHandler::do_wp_page(VmFault& vmf) {
     }
     const std::optional<Folio> folio = m_ops.vm_normal_folio(vma, vmf.orig_pte);
     if (vma.flags.shared) return wp_page_reuse(vmf);  // page_mkwrite / pfn_mkwrite, then reuse
-    if (folio && m_k.rmap.find(folio->head_pfn) != nullptr && m_k.rmap.find(folio->head_pfn)->anon &&
-        m_k.rmap.exclusive_to(folio->head_pfn, mm.id))
-        return wp_page_reuse(vmf);
+    if (folio && m_k.rmap.exclusive_to(folio->head_pfn, mm.id)) return wp_page_reuse(vmf);  // anonymous, this mm only
     return wp_page_copy(vmf);
 }
 

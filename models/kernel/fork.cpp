@@ -25,16 +25,8 @@ std::unique_ptr<Mm> MmOps::fork(Mm& parent, unsigned child_id, std::uint16_t chi
         for (std::uint64_t addr = vma.start; addr < vma.end;) {
             const std::uint64_t pmd_end = (addr + pmd_size) & ~(pmd_size - 1);
             const std::uint64_t next = pmd_end < vma.end ? pmd_end : vma.end;
-            std::uint64_t pmd = 0;
-            const std::uint64_t table = pte_table_of(parent, addr, &pmd);
-            if (table != 0) {
-                copy_pte_range(*child, parent, child->vmas.at(start), vma, addr, next);
-            } else if (pmd != 0) {
-                const Desc d = m_k.tables.pmd_read(pmd);
-                if (arch::desc_valid(d) && !arch::desc_is_table_or_page(d)) {
-                    // A special huge PMD is not copied: the child's driver refaults it.
-                }
-            }
+            // A special huge PMD (huge pfn map) is not copied: the child's driver refaults it.
+            if (pte_table_of(parent, addr) != 0) copy_pte_range(*child, parent, vma, addr, next);
             addr = next;
         }
     }
@@ -44,8 +36,7 @@ std::unique_ptr<Mm> MmOps::fork(Mm& parent, unsigned child_id, std::uint16_t chi
     return child;
 }
 
-void MmOps::copy_pte_range(Mm& dst, Mm& src, const Vma& dst_vma, const Vma& src_vma, std::uint64_t addr,
-                           std::uint64_t end) {
+void MmOps::copy_pte_range(Mm& dst, Mm& src, const Vma& src_vma, std::uint64_t addr, std::uint64_t end) {
     const std::uint64_t page = m_k.geo.page_size();
     Pgtable& pt = m_k.pgtable;
     const std::uint64_t src_table = pte_table_of(src, addr);
@@ -80,7 +71,6 @@ void MmOps::copy_pte_range(Mm& dst, Mm& src, const Vma& dst_vma, const Vma& src_
         addr += std::uint64_t{nr} * page;
     }
     m_k.lazy.disable(lazy);
-    (void)dst_vma;
 }
 
 }  // namespace mmusim::kernel

@@ -1,5 +1,7 @@
 #include "models/kernel/kernel_mappings.h"
 
+#include <vector>
+
 #include "models/kernel/kernel_error.h"
 #include "models/kernel/pte.h"
 

@@ -16,17 +16,10 @@ int MmOps::madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice)
     if (end <= addr || end > arch::kUserVaEnd) return -err::kEinval;
     const bool hole = !covered(mm, addr, end);
     // Advices valid only for some VMAs (Linux checks each before acting).
-    for (auto it = mm.vmas.upper_bound(addr); ; ) {
-        if (it != mm.vmas.begin()) {
-            auto prev = std::prev(it);
-            if (prev->second.end > addr) it = prev;
-        }
-        for (; it != mm.vmas.end() && it->second.start < end; ++it) {
-            const Vma& v = it->second;
-            if ((advice == Advice::DontNeed || advice == Advice::Free) && v.pfnmap()) return -err::kEinval;
-            if (advice == Advice::Free && !v.anonymous()) return -err::kEinval;
-        }
-        break;
+    for (const auto& [start, v] : mm.vmas) {
+        if (v.end <= addr || v.start >= end) continue;
+        if ((advice == Advice::DontNeed || advice == Advice::Free) && v.pfnmap()) return -err::kEinval;
+        if (advice == Advice::Free && !v.anonymous()) return -err::kEinval;
     }
     if (advice == Advice::DontNeed || advice == Advice::Free) {
         MmuGather tlb = make_gather(mm, false);

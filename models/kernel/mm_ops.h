@@ -65,7 +65,7 @@ public:
     std::optional<Folio> vm_normal_folio(const Vma& vma, Desc pte) const;
     // The PTE table covering `addr`, or 0 (no allocation).
     std::uint64_t pte_table_of(Mm& mm, std::uint64_t addr, std::uint64_t* pmd_entry = nullptr);
-    // Splits so that a VMA starts at `addr` (if a VMA spans it); returns that VMA's start.
+    // Splits the VMA spanning `addr` (if any) so that a VMA starts at `addr`.
     void split_vma_at(Mm& mm, std::uint64_t addr);
     // Merges neighbours of [start, end) with identical attributes (vma_merge).
     void merge_vmas(Mm& mm, std::uint64_t start, std::uint64_t end);
@@ -80,8 +80,7 @@ private:
                        std::uint64_t end, const ZapDetails& details);
     long change_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
                           std::uint64_t end, unsigned cp_flags);
-    void copy_pte_range(Mm& dst, Mm& src, const Vma& dst_vma, const Vma& src_vma, std::uint64_t addr,
-                        std::uint64_t end);
+    void copy_pte_range(Mm& dst, Mm& src, const Vma& src_vma, std::uint64_t addr, std::uint64_t end);
     // flush_tlb_batched_pending.
     void flush_tlb_batched_pending(Mm& mm);
     // The VMAs covering [start, end) without a hole; false when a gap is found (callers

@@ -104,6 +104,35 @@ protected:
         c.advice = advice;
         return sys(c);
     }
+    int fork_child(unsigned child = 1) {
+        Syscall c;
+        c.op = SyscallOp::Fork;
+        c.child = child;
+        return sys(c);
+    }
+    int exit_process(unsigned process) {
+        Syscall c;
+        c.op = SyscallOp::Exit;
+        c.process = process;
+        return sys(c);
+    }
+    int uffd_register_wp(std::uint64_t addr, std::uint64_t len, bool async = false) {
+        Syscall c;
+        c.op = SyscallOp::UffdRegister;
+        c.addr = addr;
+        c.len = len;
+        c.uffd_wp = true;
+        c.uffd_async = async;
+        return sys(c);
+    }
+    int uffd_wp(std::uint64_t addr, std::uint64_t len, bool protect = true) {
+        Syscall c;
+        c.op = SyscallOp::UffdWriteprotect;
+        c.addr = addr;
+        c.len = len;
+        c.protect = protect;
+        return sys(c);
+    }
     std::uint64_t stat_tlbi(arch::TlbiOp op) const { return kernel->stats().tlbi[static_cast<std::size_t>(op)]; }
 
     // PA of the PTE of `va`, found through memory directly (not counted); 0 if no table.

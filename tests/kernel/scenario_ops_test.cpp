@@ -215,11 +215,8 @@ TEST_F(KernelScenario, Scenario12_MunmapOnePageOfFoldedBlock) {
 
 TEST_F(KernelScenario, Scenario13_ForkWithWholeFoldedBlocks) {
     folded_block(scripted());
-    Syscall f;
-    f.op = SyscallOp::Fork;
-    f.child = 1;
     mark();
-    ASSERT_EQ(sys(f), 0);
+    ASSERT_EQ(fork_child(), 0);
     const Delta d = delta();
     EXPECT_EQ(d.C, 16u);  // parent: 16 x (R + C) in place
     EXPECT_EQ(d.W, 16u);  // child: set_ptes(16)
@@ -243,11 +240,8 @@ TEST_F(KernelScenario, Scenario14_ForkWithBlockStraddlingVmaBoundary) {
     folded_block(scripted());
     ASSERT_EQ(madvise(kBlock + 8 * kPage, 8 * kPage, Advice::DontFork), 0);
     EXPECT_TRUE(block_folded());  // a VMA split alone touches no PTE
-    Syscall f;
-    f.op = SyscallOp::Fork;
-    f.child = 1;
     mark();
-    ASSERT_EQ(sys(f), 0);
+    ASSERT_EQ(fork_child(), 0);
     const Delta d = delta();
     EXPECT_EQ(d.converts, 1u);  // the copied half is a partial batch
     EXPECT_EQ(d.blocks_cont, 0u);
@@ -256,10 +250,7 @@ TEST_F(KernelScenario, Scenario14_ForkWithBlockStraddlingVmaBoundary) {
 
 TEST_F(KernelScenario, Scenario15_CowWriteInParentWhileChildShares) {
     folded_block(scripted());
-    Syscall f;
-    f.op = SyscallOp::Fork;
-    f.child = 1;
-    ASSERT_EQ(sys(f), 0);
+    ASSERT_EQ(fork_child(), 0);
     mark();
     EXPECT_STREQ(fault(kBlock + 3 * kPage, arch::Access::Store, arch::FaultKind::Permission), "wp_copy");
     const Delta d = delta();
@@ -276,10 +267,7 @@ TEST_F(KernelScenario, Scenario15_WithBbml2OnlyThePageFlushRemains) {
     KernelConfig c = scripted();
     c.bbml2_noabort = true;
     folded_block(c);
-    Syscall f;
-    f.op = SyscallOp::Fork;
-    f.child = 1;
-    ASSERT_EQ(sys(f), 0);
+    ASSERT_EQ(fork_child(), 0);
     mark();
     EXPECT_STREQ(fault(kBlock + 3 * kPage, arch::Access::Store, arch::FaultKind::Permission), "wp_copy");
     const Delta d = delta();
@@ -294,14 +282,8 @@ class Scenario16 : public KernelScenario, public ::testing::WithParamInterface<c
 TEST_P(Scenario16, WriteAfterChildExitedReusesWithoutRefold) {
     const std::string version = GetParam();
     folded_block(scripted(version.c_str()));
-    Syscall f;
-    f.op = SyscallOp::Fork;
-    f.child = 1;
-    ASSERT_EQ(sys(f), 0);
-    Syscall e;
-    e.op = SyscallOp::Exit;
-    e.process = 1;
-    ASSERT_EQ(sys(e), 0);
+    ASSERT_EQ(fork_child(), 0);
+    ASSERT_EQ(exit_process(1), 0);
     const bool local = version == "6.19";
     mark();
     EXPECT_STREQ(fault(kBlock + 3 * kPage, arch::Access::Store, arch::FaultKind::Permission), "wp_reuse");
@@ -533,18 +515,9 @@ TEST_F(KernelScenario, Scenario24_RemapPfnRange64kAligned) {
 
 TEST_F(KernelScenario, Scenario25_UffdWpProtectWholeFoldedBlock) {
     folded_block(scripted());
-    Syscall r;
-    r.op = SyscallOp::UffdRegister;
-    r.addr = kBase;
-    r.len = 2u << 20;
-    r.uffd_wp = true;
-    ASSERT_EQ(sys(r), 0);
-    Syscall w;
-    w.op = SyscallOp::UffdWriteprotect;
-    w.addr = kBlock;
-    w.len = 16 * kPage;
+    ASSERT_EQ(uffd_register_wp(kBase, 2u << 20), 0);
     mark();
-    ASSERT_EQ(sys(w), 0);
+    ASSERT_EQ(uffd_wp(kBlock, 16 * kPage), 0);
     Delta d = delta();
     EXPECT_EQ(d.X, 16u);
     EXPECT_EQ(d.W, 16u);
@@ -552,33 +525,20 @@ TEST_F(KernelScenario, Scenario25_UffdWpProtectWholeFoldedBlock) {
     EXPECT_TRUE(block_folded());
     for (unsigned i = 0; i < 16; ++i) EXPECT_TRUE(pte_uffd_wp(pte(kBlock + i * kPage))) << i;
     // Unprotect of the whole block keeps CONT.
-    w.protect = false;
     mark();
-    ASSERT_EQ(sys(w), 0);
+    ASSERT_EQ(uffd_wp(kBlock, 16 * kPage, false), 0);
     EXPECT_EQ(delta().converts, 0u);
     EXPECT_TRUE(block_folded());
     // A partial protect unfolds first.
-    w.protect = true;
-    w.len = 8 * kPage;
     mark();
-    ASSERT_EQ(sys(w), 0);
+    ASSERT_EQ(uffd_wp(kBlock, 8 * kPage), 0);
     EXPECT_EQ(delta().converts, 1u);
 }
 
 TEST_F(KernelScenario, Scenario26_UffdWpAsyncWriteFaultUnfolds) {
     folded_block(scripted());
-    Syscall r;
-    r.op = SyscallOp::UffdRegister;
-    r.addr = kBase;
-    r.len = 2u << 20;
-    r.uffd_wp = true;
-    r.uffd_async = true;
-    ASSERT_EQ(sys(r), 0);
-    Syscall w;
-    w.op = SyscallOp::UffdWriteprotect;
-    w.addr = kBlock;
-    w.len = 16 * kPage;
-    ASSERT_EQ(sys(w), 0);
+    ASSERT_EQ(uffd_register_wp(kBase, 2u << 20, true), 0);
+    ASSERT_EQ(uffd_wp(kBlock, 16 * kPage), 0);
     mark();
     EXPECT_STREQ(fault(kBlock + 3 * kPage, arch::Access::Store, arch::FaultKind::Permission), "wp_reuse");
     const Delta d = delta();
@@ -600,17 +560,8 @@ TEST_F(KernelScenario, Scenario27_DontneedOnFileBackedUffdWpKeepsMarkers) {
     m.file = 7;
     ASSERT_EQ(sys(m), 0);
     for (unsigned i = 0; i < 4; ++i) fault(kBase + i * kPage, arch::Access::Load);
-    Syscall r;
-    r.op = SyscallOp::UffdRegister;
-    r.addr = kBase;
-    r.len = 16 * kPage;
-    r.uffd_wp = true;
-    ASSERT_EQ(sys(r), 0);
-    Syscall w;
-    w.op = SyscallOp::UffdWriteprotect;
-    w.addr = kBase;
-    w.len = 16 * kPage;
-    ASSERT_EQ(sys(w), 0);
+    ASSERT_EQ(uffd_register_wp(kBase, 16 * kPage), 0);
+    ASSERT_EQ(uffd_wp(kBase, 16 * kPage), 0);
     const std::uint64_t markers = kernel->stats().uffd_markers_installed;  // none entries got markers too
     EXPECT_EQ(markers, 12u);
     ASSERT_EQ(madvise(kBase, 4 * kPage, Advice::DontNeed), 0);
@@ -626,17 +577,8 @@ TEST_F(KernelScenario, Scenario27_DontneedOnFileBackedUffdWpKeepsMarkers) {
 
 TEST_F(KernelScenario, Scenario27_DontneedOnAnonymousLosesTheProtection) {
     folded_block(scripted());
-    Syscall r;
-    r.op = SyscallOp::UffdRegister;
-    r.addr = kBase;
-    r.len = 2u << 20;
-    r.uffd_wp = true;
-    ASSERT_EQ(sys(r), 0);
-    Syscall w;
-    w.op = SyscallOp::UffdWriteprotect;
-    w.addr = kBlock;
-    w.len = 16 * kPage;
-    ASSERT_EQ(sys(w), 0);
+    ASSERT_EQ(uffd_register_wp(kBase, 2u << 20), 0);
+    ASSERT_EQ(uffd_wp(kBlock, 16 * kPage), 0);
     const std::uint64_t markers = kernel->stats().uffd_markers_installed;
     ASSERT_EQ(madvise(kBlock, 16 * kPage, Advice::DontNeed), 0);
     EXPECT_EQ(kernel->stats().uffd_markers_installed, markers);
