@@ -102,9 +102,6 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
         fail(where, "kernel.version: \"" + k["version"].get<std::string>() +
                         "\" is not a modelled kernel version; allowed: 6.9 or later in the 6.x series as MAJOR.MINOR "
                         "(e.g. 6.9, 6.16, 6.17, 6.19) or \"current\" for the newest mm tree");
-    if (k["thp"].get<std::string>() != "never")
-        fail(where, "kernel.thp: \"" + k["thp"].get<std::string>() +
-                        "\" is not supported yet: PMD-sized THP is not modelled; allowed now: \"never\"");
     arch::Granule granule = arch::Granule::K4;
     arch::parse_granule(k["granule"].get<std::string>(), granule);
     const arch::Geometry& geo = arch::geometry(granule);
@@ -114,6 +111,12 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     kc.granule = granule;
     kc.contpte = k["contpte"].get<bool>();
     kc.zero_page = k["zero_page"].get<bool>();
+    {
+        const std::string thp = k["thp"].get<std::string>();  // the schema allows only these three
+        kc.thp = thp == "always" ? kernel::KernelConfig::Thp::Always
+                 : thp == "madvise" ? kernel::KernelConfig::Thp::Madvise
+                                    : kernel::KernelConfig::Thp::Never;
+    }
     kc.kpti = k["kpti"].get<bool>();
     kc.debug_pagealloc = k["debug_pagealloc"].get<bool>();
     {

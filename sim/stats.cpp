@@ -56,6 +56,7 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
     json folios = json::object();
     folios[arch::size_name(geo.page_size())] = 0;
     for (unsigned order : config.kernel.mthp_orders) folios[arch::size_name(geo.page_size() << order)] = 0;
+    if (config.kernel.thp != kernel::KernelConfig::Thp::Never) folios[arch::size_name(geo.pmd_size())] = 0;
     for (const auto& [size, n] : k.folios_by_size) folios[arch::size_name(size)] = n;
 
     json tlbi = json::object();
@@ -86,6 +87,8 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
                             {"uffd_wp_async_resolved", k.uffd_wp_async_resolved},
                             {"uffd_markers_installed", k.uffd_markers_installed},
                             {"huge_pmd_mapped", k.huge_pmd_mapped}, {"huge_pmd_splits", k.huge_pmd_splits},
+                            {"thp_fault_alloc", k.thp_fault_alloc}, {"thp_fault_fallback", k.thp_fault_fallback},
+                            {"thp_zero_page_mapped", k.thp_zero_page_mapped},
                             {"pagecache_reads", k.pagecache_reads}, {"reclaim_aged", k.reclaim_aged},
                             {"madvise_free_skipped", k.madvise_free_skipped},
                             {"debug_pagealloc_updates", k.debug_pagealloc_updates},

@@ -48,9 +48,16 @@ const char* FaultHandler::handle_mm_fault(Mm& mm, const FaultRequest& fault) {
     vmf.use_zero_page = fault.access == arch::Access::Load && m_k.config.zero_page;
 
     vmf.pmd = m_k.tables.pmd_alloc(mm, vmf.address);
+    const arch::Desc pmdval = m_k.tables.pmd_read(vmf.pmd);
     if (vma->kind == VmaKind::HugePfnmap) {
-        const arch::Desc pmdval = m_k.tables.pmd_read(vmf.pmd);
         if (const char* path = handle_huge_pfnmap(vmf, pmdval); path != nullptr) return path;
+    } else if (pmdval == 0 && m_ops.thp_allowed(*vma, vmf.address)) {
+        // create_huge_pmd; a null path is VM_FAULT_FALLBACK to the PTE level.
+        if (const char* path = do_huge_pmd_anonymous_page(vmf); path != nullptr) return path;
+    } else if (MmOps::pmd_leaf(pmdval)) {
+        const char* path = vmf.write && !arch::desc_write(pmdval) ? do_huge_pmd_wp_page(vmf, pmdval)
+                                                                  : huge_pmd_set_accessed(vmf, pmdval);
+        if (path != nullptr) return path;
     }
     return handle_pte_fault(vmf);
 }

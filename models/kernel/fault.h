@@ -49,6 +49,18 @@ private:
 
     const char* handle_pte_fault(VmFault& vmf);
     const char* handle_huge_pfnmap(VmFault& vmf, arch::Desc pmdval);
+    // PMD-sized anonymous THP (fault_huge.cpp). A null result falls back to the PTE level
+    // (VM_FAULT_FALLBACK), after a split where one was needed.
+    const char* do_huge_pmd_anonymous_page(VmFault& vmf);
+    const char* do_huge_pmd_wp_page(VmFault& vmf, arch::Desc orig_pmd);
+    const char* huge_pmd_set_accessed(VmFault& vmf, arch::Desc orig_pmd);
+    // pmdp_set_access_flags: AF/dirty/write added in place; a dirty update flushes the page
+    // (locally from v6.19). False when the entry already had them.
+    bool pmdp_set_access_flags(const Mm& mm, std::uint64_t haddr, std::uint64_t pmd, arch::Desc entry, bool dirty);
+    // The huge zero folio, reserved on first use; 0 when no PMD-sized block is free.
+    std::uint64_t huge_zero_pfn();
+    // A new PMD-sized anonymous folio mapped at the fault's PMD (map_anon_folio_pmd_pf).
+    void map_anon_folio_pmd(VmFault& vmf, const Folio& folio);
     const char* do_anonymous_page(VmFault& vmf);
     Folio alloc_anon_folio(VmFault& vmf, std::uint64_t pte_table);
     bool pte_range_none(std::uint64_t ptep, unsigned nr);

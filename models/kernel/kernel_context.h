@@ -33,6 +33,7 @@ struct KernelContext {
     PageCache& page_cache;
     sc_core::sc_time& delay;
     std::uint64_t zero_pfn = 0;       // the shared zero page
+    std::uint64_t huge_zero_pfn = 0;  // the huge zero folio (PMD sized), reserved on first use; 0: none yet
     std::uint64_t device_pfn = 0;     // first PFN of device memory (pfn maps), above RAM
 };
 

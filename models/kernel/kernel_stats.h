@@ -58,15 +58,18 @@ struct KernelStats {
     std::array<std::uint64_t, arch::kTlbiOpCount> tlbi{};
     std::uint64_t tlbi_local = 0, tlbi_broadcast = 0;
     std::array<std::uint64_t, static_cast<std::size_t>(Barrier::Count)> barriers{};
-    std::uint64_t debug_pagealloc_updates = 0;
+    std::uint64_t debug_pagealloc_updates = 0;  // linear-map updates by DEBUG_PAGEALLOC
     std::uint64_t uffd_markers_installed = 0;
-    std::uint64_t huge_pmd_splits = 0;
-    std::uint64_t huge_pmd_mapped = 0;
+    std::uint64_t huge_pmd_splits = 0;        // PMD leaves split or cleared for PTEs (THP_SPLIT_PMD)
+    std::uint64_t huge_pmd_mapped = 0;        // huge pfn map PMDs inserted by the driver
+    std::uint64_t thp_fault_alloc = 0;        // PMD-sized anonymous folios mapped by a fault (THP_FAULT_ALLOC)
+    std::uint64_t thp_fault_fallback = 0;     // THP faults that fell back to PTEs (THP_FAULT_FALLBACK)
+    std::uint64_t thp_zero_page_mapped = 0;   // read faults that mapped the huge zero folio
     std::uint64_t uffd_events = 0;            // faults delivered to the userfaultfd monitor
     std::uint64_t uffd_wp_async_resolved = 0; // async uffd-wp faults resolved by the kernel
     std::uint64_t pagecache_reads = 0;        // folios read into the page cache
     std::uint64_t reclaim_aged = 0;  // aging calls (entries or batches)
-    std::uint64_t madvise_free_skipped = 0;  // MADV_FREE left a partly covered or shared large folio alone  // linear-map updates by DEBUG_PAGEALLOC
+    std::uint64_t madvise_free_skipped = 0;  // MADV_FREE left a partly covered or shared large folio alone
     std::uint64_t cycles = 0;  // kernel time, all handlers
     // The same events per operation kind: "fault", "mmap", "mprotect", "madvise(dontneed)"...
     std::map<std::string, OpStats> by_op;

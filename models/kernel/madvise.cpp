@@ -38,8 +38,16 @@ int MmOps::madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice)
             for (std::uint64_t a = s; a < e;) {
                 const std::uint64_t pmd_end = (a + m_k.geo.pmd_size()) & ~(m_k.geo.pmd_size() - 1);
                 const std::uint64_t next = pmd_end < e ? pmd_end : e;
-                const std::uint64_t table = pte_table_of(mm, a);
+                std::uint64_t pmd = 0;
+                const std::uint64_t table = pte_table_of(mm, a, &pmd);
                 if (table == 0) {
+                    if (pmd != 0 && pmd_leaf(m_k.tables.pmd_read(pmd))) {
+                        // A THP wholly inside the range is freed lazily as one; a partly
+                        // covered one would have its folio split, which the model leaves
+                        // alone (counted).
+                        if (next - a == m_k.geo.pmd_size()) madvise_free_huge_pmd(tlb, mm, pmd, a);
+                        else ++m_k.stats.madvise_free_skipped;
+                    }
                     a = next;
                     continue;
                 }

@@ -62,6 +62,9 @@ struct Mm {
     // Reclaim left a batched TLB flush outstanding (arch_tlbbatch), see
     // flush_tlb_batched_pending.
     bool tlb_flush_batched = false;
+    // PTE tables kept aside for PMD-mapped THPs (pgtable_trans_huge_deposit), by the PMD's
+    // VA: a split takes it back instead of allocating.
+    std::map<std::uint64_t, std::uint64_t> deposited;
 
     const Vma* find_vma(std::uint64_t va) const {
         auto it = vmas.upper_bound(va);

@@ -50,6 +50,8 @@ std::uint64_t MmOps::pte_table_of(Mm& mm, std::uint64_t addr, std::uint64_t* pmd
 void MmOps::split_vma_at(Mm& mm, std::uint64_t addr) {
     Vma* vma = mm.find_vma(addr);
     if (vma == nullptr || vma->start == addr) return;
+    // vma_adjust_trans_huge: a PMD leaf the new boundary cuts is split first.
+    split_huge_pmd_address(mm, addr);
     Vma tail = *vma;
     tail.start = addr;
     if (tail.kind == VmaKind::File || tail.pfnmap()) tail.pgoff += (addr - vma->start) >> m_k.geo.page_shift;

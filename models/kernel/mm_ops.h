@@ -71,8 +71,27 @@ public:
     void merge_vmas(Mm& mm, std::uint64_t start, std::uint64_t end);
     // vm_get_page_prot of a VMA from its flags.
     Desc vma_page_prot(const Vma& vma) const;
-    // The special huge pfn map PMD covering `addr` is split by clearing it (§6.3).
-    void split_huge_pfnmap_pmd(Mm& mm, std::uint64_t pmd_entry, std::uint64_t addr);
+
+    // PMD leaves (mm/huge_memory.c, in huge_memory.cpp): anonymous THPs, the huge zero
+    // folio and huge pfn maps.
+    // A present PMD leaf (valid or PROT_NONE), as opposed to a table or none.
+    static bool pmd_leaf(Desc pmd);
+    bool is_huge_zero_pmd(Desc pmd) const;
+    // thp_vma_allowable_order for a PMD-sized anonymous folio at `addr` (the fault path).
+    bool thp_allowed(const Vma& vma, std::uint64_t addr) const;
+    // __split_huge_pmd: a special PMD is cleared (§6.3), the huge zero folio becomes 512
+    // zero-page entries, an anonymous THP becomes 512 PTEs written by one set_ptes (§5.8).
+    void split_huge_pmd(Mm& mm, const Vma& vma, std::uint64_t pmd_entry, std::uint64_t addr);
+    // split_huge_pmd_if_needed of vma_adjust_trans_huge: a VMA boundary at `addr` that
+    // cuts a PMD leaf splits it.
+    void split_huge_pmd_address(Mm& mm, std::uint64_t addr);
+    // pmdp_invalidate: the leaf made present-invalid, then flush_pmd_tlb_range; the old value.
+    Desc pmdp_invalidate(const Mm& mm, std::uint64_t pmd_entry, std::uint64_t haddr);
+    // flush_pmd_tlb_range: __flush_tlb_range(PMD_SIZE stride, not last level, level 2).
+    void flush_pmd_tlb_range(const Mm& mm, std::uint64_t haddr);
+    // The PTE table kept for a THP (pgtable_trans_huge_deposit / _withdraw).
+    void deposit_table(Mm& mm, std::uint64_t haddr, std::uint64_t table);
+    std::uint64_t withdraw_table(Mm& mm, std::uint64_t haddr);
 
 private:
     // zap_pte_range over one PTE table.
@@ -81,6 +100,14 @@ private:
     long change_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
                           std::uint64_t end, unsigned cp_flags);
     void copy_pte_range(Mm& dst, Mm& src, const Vma& src_vma, std::uint64_t addr, std::uint64_t end);
+    // zap_huge_pmd / change_huge_pmd / copy_huge_pmd / madvise_free_huge_pmd / aging of a
+    // whole PMD leaf at `haddr`.
+    void zap_huge_pmd(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t pmd_entry, std::uint64_t haddr);
+    long change_huge_pmd(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t pmd_entry, std::uint64_t haddr,
+                         unsigned cp_flags);
+    void copy_huge_pmd(Mm& dst, std::uint64_t pmd_entry, std::uint64_t haddr);
+    void madvise_free_huge_pmd(MmuGather& tlb, Mm& mm, std::uint64_t pmd_entry, std::uint64_t haddr);
+    void pmdp_clear_flush_young(Mm& mm, std::uint64_t pmd_entry, std::uint64_t haddr);
     // flush_tlb_batched_pending.
     void flush_tlb_batched_pending(Mm& mm);
     // The VMAs covering [start, end) without a hole; false when a gap is found (callers

@@ -45,16 +45,6 @@ int MmOps::mprotect(Mm& mm, std::uint64_t addr, std::uint64_t len, unsigned prot
     return result;
 }
 
-void MmOps::split_huge_pfnmap_pmd(Mm& mm, std::uint64_t pmd_entry, std::uint64_t addr) {
-    // __split_huge_pmd of a special PMD: clear it with an immediate flush at PMD stride;
-    // nothing is installed, the driver faults PTEs in later.
-    const std::uint64_t pmd_size = m_k.geo.pmd_size();
-    const std::uint64_t haddr = addr & ~(pmd_size - 1);
-    (void)m_k.tables.pmdp_huge_get_and_clear(pmd_entry);
-    m_k.flush.flush_tlb_range(mm, haddr, haddr + pmd_size, pmd_size, true, 2);
-    ++m_k.stats.huge_pmd_splits;
-}
-
 long MmOps::change_protection(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end,
                               unsigned cp_flags) {
     tlb.tlb_start_vma(vma);
@@ -68,17 +58,18 @@ long MmOps::change_protection(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint6
         const std::uint64_t next = pmd_end < end ? pmd_end : end;
         std::uint64_t pmd = 0;
         std::uint64_t table = pte_table_of(mm, addr, &pmd);
-        if (pmd != 0 && table == 0) {
-            const Desc d = m_k.tables.pmd_read(pmd);
-            if (arch::desc_valid(d) && !arch::desc_is_table_or_page(d)) {
-                if (next - addr == pmd_size && (cp_flags & kCpUffdWp) == 0) {
-                    // change_huge_pmd on a special PMD: pfn maps keep their protection in
-                    // the driver; nothing to do for the entry, as Linux skips them.
-                    addr = next;
-                    continue;
-                }
-                split_huge_pfnmap_pmd(mm, pmd, addr);
+        if (pmd != 0 && table == 0 && pmd_leaf(m_k.tables.pmd_read(pmd))) {
+            // change_pmd_range: a leaf wholly inside the range is changed in place (a
+            // special one is left to its driver unless uffd-wp needs its entries); a partly
+            // covered one is split first.
+            const bool special_wp = vma.pfnmap() && (cp_flags & kCpUffdWp) != 0;
+            if (next - addr == pmd_size && !special_wp) {
+                pages += change_huge_pmd(tlb, mm, vma, pmd, addr, cp_flags);
+                addr = next;
+                continue;
             }
+            split_huge_pmd(mm, vma, pmd, addr);
+            table = pte_table_of(mm, addr);
         }
         if (table == 0 && populate) table = m_k.tables.pte_alloc(m_k.tables.pmd_alloc(mm, addr));
         if (table != 0) pages += change_pte_range(tlb, mm, vma, table, addr, next, cp_flags);

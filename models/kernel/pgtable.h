@@ -97,6 +97,9 @@ public:
     std::uint64_t pte_pfn(Desc d) const { return arch::desc_pfn(d, m_geo.page_shift); }
     Desc pfn_pte(std::uint64_t pfn, Desc prot) const { return arch::desc_with_pfn(prot, pfn, m_geo.page_shift); }
     bool contpte_enabled() const { return m_config.contpte; }
+    // The flush after a dirty access-flag update of one page (also of a PMD leaf), by era
+    // (§3.5).
+    void flush_access_flag_page(const Mm& mm, std::uint64_t addr);
 
 private:
     Desc pte_mkcont(Desc d) const { return d | arch::bits::kCont; }
@@ -106,8 +109,6 @@ private:
     std::uint64_t contpte_align_addr_ptep(std::uint64_t& start, std::uint64_t& end, std::uint64_t ptep, unsigned nr);
     // Attributes of an entry with A/D normalised (pte_pgprot(pte_mkold(pte_mkclean(pte)))).
     Desc normalised_prot(Desc d) const { return arch::desc_with_pfn(arch::desc_normalise_ad(d), 0, m_geo.page_shift); }
-    // The flush after a dirty access-flag update of one page, by era (§3.5).
-    void flush_access_flag_page(const Mm& mm, std::uint64_t addr);
 
     const KernelConfig& m_config;
     const arch::Geometry& m_geo;

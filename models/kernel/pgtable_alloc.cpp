@@ -52,16 +52,21 @@ std::uint64_t PgtableAlloc::pte_table(std::uint64_t pmd_entry) {
     const arch::Desc d = m_mem.table_read(pmd_entry);
     if (!arch::desc_valid(d)) return 0;
     if (!arch::desc_is_table_or_page(d))
-        throw KernelError("a PMD block mapping was found where a PTE table was expected (PMD THP is not modelled)");
+        throw KernelError("internal error: a PMD leaf was found where a PTE table was expected (the caller must "
+                          "split or skip huge PMDs first)");
     return arch::desc_oa(d, m_geo.page_shift);
 }
 
 std::uint64_t PgtableAlloc::pte_alloc(std::uint64_t pmd_entry) {
     if (const std::uint64_t table = pte_table(pmd_entry); table != 0) return table;
     const std::uint64_t table = alloc_table();
-    m_mem.table_write(pmd_entry, arch::make_table_desc(table));  // pmd_populate
-    m_lazy.queue_pte_barriers();
+    pmd_populate(pmd_entry, table);
     return table;
+}
+
+void PgtableAlloc::pmd_populate(std::uint64_t pmd_entry, std::uint64_t table) {
+    m_mem.table_write(pmd_entry, arch::make_table_desc(table));
+    m_lazy.queue_pte_barriers();
 }
 
 std::uint64_t PgtableAlloc::pmd_lookup(const Mm& mm, std::uint64_t va) {

@@ -31,8 +31,15 @@ public:
     std::uint64_t pmd_alloc(const Mm& mm, std::uint64_t va);
     // The PTE table under `pmd_entry`, allocated and installed if none; its physical address.
     std::uint64_t pte_alloc(std::uint64_t pmd_entry);
-    // The PTE table under `pmd_entry`, or 0 when the PMD entry is none (no allocation).
+    // The PTE table under `pmd_entry`, or 0 when the PMD entry is none (no allocation). The
+    // callers handle PMD leaves (THP, huge pfn maps) before they look for a table.
     std::uint64_t pte_table(std::uint64_t pmd_entry);
+    // pte_alloc_one: a cleared table page not yet installed (THP deposits); pte_free gives
+    // it back.
+    std::uint64_t pte_alloc_one() { return alloc_table(); }
+    void pte_free(std::uint64_t table) { free_table(table); }
+    // pmd_populate: installs `table` under `pmd_entry`; a valid PMD store requests barriers.
+    void pmd_populate(std::uint64_t pmd_entry, std::uint64_t table);
     // Physical address of the PMD entry covering `va`, or 0 when an upper table is missing
     // (no allocation).
     std::uint64_t pmd_lookup(const Mm& mm, std::uint64_t va);
@@ -41,6 +48,8 @@ public:
     // set_pmd_at of a user leaf: no barrier (the PTE rule); pmd_clear: none needed.
     void set_pmd_at(std::uint64_t pmd_entry, arch::Desc pmd) { m_mem.table_write(pmd_entry, pmd); }
     arch::Desc pmdp_huge_get_and_clear(std::uint64_t pmd_entry) { return m_mem.table_xchg(pmd_entry, 0); }
+    // pmdp_establish: an atomic exchange of a leaf PMD (pmdp_invalidate, pmdp_set_wrprotect).
+    arch::Desc pmdp_establish(std::uint64_t pmd_entry, arch::Desc pmd) { return m_mem.table_xchg(pmd_entry, pmd); }
     // Removes the PTE table under `pmd_entry` (pmd_clear) and frees its page.
     void free_pte_table(std::uint64_t pmd_entry);
     // Frees every table page of an address space, the PGD last.

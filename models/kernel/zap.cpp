@@ -37,17 +37,15 @@ void MmOps::unmap_page_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64
         const std::uint64_t pmd_end = (addr + pmd_size) & ~(pmd_size - 1);
         const std::uint64_t next = pmd_end < end ? pmd_end : end;
         std::uint64_t pmd = 0;
-        const std::uint64_t table = pte_table_of(mm, addr, &pmd);
-        if (pmd != 0 && table == 0) {
-            const Desc d = m_k.tables.pmd_read(pmd);
-            if (arch::desc_valid(d) && !arch::desc_is_table_or_page(d)) {
-                if (next - addr == pmd_size) {
-                    // zap_huge_pmd: the whole leaf goes, gathered at PMD stride.
-                    (void)m_k.tables.pmdp_huge_get_and_clear(pmd);
-                    tlb.tlb_flush_pmd_range(addr & ~(pmd_size - 1), pmd_size);
-                } else {
-                    split_huge_pfnmap_pmd(mm, pmd, addr);
-                }
+        std::uint64_t table = pte_table_of(mm, addr, &pmd);
+        if (pmd != 0 && table == 0 && pmd_leaf(m_k.tables.pmd_read(pmd))) {
+            // zap_pmd_range: a leaf wholly inside the range goes at once; a partly covered
+            // one is split and its PTEs zapped.
+            if (next - addr == pmd_size) {
+                zap_huge_pmd(tlb, mm, vma, pmd, addr);
+            } else {
+                split_huge_pmd(mm, vma, pmd, addr);
+                table = pte_table_of(mm, addr);
             }
         }
         if (table != 0) zap_pte_range(tlb, mm, vma, table, addr, next, details);
