@@ -313,7 +313,16 @@ Override parse_override(const std::string& text, const std::string& option) {
     return o;
 }
 
-RunConfig load_config(const std::string& path, const std::vector<Override>& overrides) {
+RunConfig load_config(const std::string& path, const std::vector<Override>& given) {
+    // A value for a string key is the text as typed: --set kernel.version=6.10 means "6.10",
+    // not the number 6.1.
+    std::vector<Override> overrides = given;
+    for (Override& o : overrides) {
+        if (o.value.is_string()) continue;
+        const Field& f = field_at(o.key, Origin{o.where()});
+        if (f.kind == FieldKind::String || f.kind == FieldKind::Enum)
+            o.value = o.text.substr(o.text.find('=') + 1);
+    }
     RunConfig rc;
     rc.source = path;
     json doc = read_json_file(path);

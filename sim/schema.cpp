@@ -131,7 +131,8 @@ Field build_config_schema() {
          leaf("fault_around", FieldKind::Size, "64K", "fault_around_bytes of file read faults (the base page: off)")});
     Field root = object("", "run config",
         {build_platform_schema(), kernel, workload,
-         integer("seed", 1, 0, std::numeric_limits<std::int64_t>::max(), "seed of every random choice")});
+         integer("seed", 1, 0, std::numeric_limits<std::int64_t>::max(), "seed of every random choice"),
+         leaf("description", FieldKind::String, "", "what the config asks and what to look at; not used by the run")});
     root.fields[0].def = "neoverse-n1";
     return root;
 }

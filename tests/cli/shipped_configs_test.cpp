@@ -1,0 +1,126 @@
+// Every config in configs/ runs through the real program, and the scripted ones show the
+// answer their description promises (the counters of spec/kernel.md that the question is
+// about), so a change that breaks a documented result fails here.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/cli/cli_helpers.h"
+
+namespace mmusim::cli_test {
+namespace {
+
+using nlohmann::json;
+
+const fs::path kConfigs = fs::path(MMUSIM_SOURCE_DIR) / "configs";
+
+class ShippedConfigs : public ::testing::Test {
+protected:
+    json run(const std::string& name, const std::vector<std::string>& extra = {}) {
+        std::vector<std::string> args = {"run", (kConfigs / name).string(), "--json"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const CliResult r = run_mmusim(args, dir.path());
+        EXPECT_EQ(r.exit_code, 0) << r.command << "\n" << r.err;
+        return r.exit_code == 0 ? json::parse(r.out) : json::object();
+    }
+    static std::uint64_t tlbi_total(const json& op) {
+        std::uint64_t n = 0;
+        for (const auto& [form, count] : op.at("tlbi").items()) n += count.get<std::uint64_t>();
+        return n;
+    }
+    ScratchDir dir;
+};
+
+TEST_F(ShippedConfigs, EveryConfigValidatesAndRunsWithADescription) {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(kConfigs))
+        if (entry.path().extension() == ".json") names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    ASSERT_GE(names.size(), 10u);
+    for (const std::string& name : names) {
+        const CliResult v = run_mmusim({"validate", (kConfigs / name).string()}, dir.path());
+        EXPECT_EQ(v.exit_code, 0) << name << ": " << v.err;
+        const json doc = json::parse(read_text(kConfigs / name));
+        if (doc.contains("workload") && doc["workload"].contains("script")) {
+            EXPECT_TRUE(doc.contains("description")) << name << " should say what it asks";
+        }
+    }
+}
+
+TEST_F(ShippedConfigs, MprotectChurnUnfoldsAndRefoldsEachTime) {
+    const json k = run("mprotect_churn.json")["kernel"];
+    EXPECT_EQ(k["contpte"]["unfolds"], 200);
+    EXPECT_EQ(k["contpte"]["folds"], 200);
+}
+
+TEST_F(ShippedConfigs, DontneedOfHalfABlockUnfoldsOnceAndNeverRefolds) {
+    const json k = run("dontneed_half_blocks.json")["kernel"];
+    EXPECT_EQ(k["contpte"]["unfolds"], 1);
+    EXPECT_EQ(k["contpte"]["folds"], 0);
+    EXPECT_EQ(k["by_op"]["madvise(dontneed)"]["calls"], 100);
+    EXPECT_EQ(k["faults"]["by_handler"]["anon_folio_order0"], 800);  // 8 pages refaulted per round
+}
+
+TEST_F(ShippedConfigs, UffdWpCyclesUnfoldAndRefoldTheWorkingSet) {
+    const json k = run("uffd_wp_cycles.json")["kernel"];
+    EXPECT_EQ(k["faults"]["by_handler"]["uffd_wp_sync"], 20 * 64);
+    EXPECT_EQ(k["contpte"]["unfolds"], 20 * 4);
+    EXPECT_EQ(k["contpte"]["folds"], 20 * 4);
+    EXPECT_EQ(k["by_op"]["uffd_writeprotect"]["calls"], 40);
+}
+
+TEST_F(ShippedConfigs, LazyNestingRuleBEmitsMorePairsThanD) {
+    const json b = run("lazy_nesting_debug_pagealloc.json", {"--set", "kernel.lazy_mmu=B"})["kernel"];
+    const json d = run("lazy_nesting_debug_pagealloc.json", {"--set", "kernel.lazy_mmu=D"})["kernel"];
+    const json none = run("lazy_nesting_debug_pagealloc.json", {"--set", "kernel.lazy_mmu=none"})["kernel"];
+    const auto isb = [](const json& k) { return k["by_op"]["kernel_map"]["barriers"]["ISB"].get<std::uint64_t>(); };
+    EXPECT_LT(isb(d), isb(b));
+    EXPECT_EQ(isb(b), isb(none));  // after the inner leave B runs as if there were no lazy mode
+    EXPECT_GT(d["lazy_mmu"]["nested_sections"].get<std::uint64_t>(), 0u);
+    // The zap's inner sections hold one store each: the same pairs under every rule.
+    EXPECT_EQ(b["by_op"]["munmap"]["barriers"]["ISB"], d["by_op"]["munmap"]["barriers"]["ISB"]);
+}
+
+TEST_F(ShippedConfigs, PfnmapSplitsItsHugePmdOnPartialMprotect) {
+    const json k = run("pfnmap.json")["kernel"];
+    EXPECT_EQ(k["events"]["huge_pmd_splits"], 1);
+    EXPECT_EQ(k["faults"]["by_handler"]["pfnmap_huge"], 2);
+    EXPECT_EQ(k["faults"]["by_handler"]["pfnmap_insert"], 512);  // the split 2M, refaulted per page
+    EXPECT_EQ(tlbi_total(k["by_op"]["mprotect"]), 1u);
+    EXPECT_EQ(k["contpte"]["blocks_mapped_cont"], 0);
+}
+
+TEST_F(ShippedConfigs, FaultAroundSavesFaultsOnlyBeyondTheFolioSize) {
+    const auto faults = [&](const char* fa) {
+        return run("file_fault_around.json", {"--set", std::string("kernel.fault_around=") + fa})["kernel"]["faults"]["total"]
+            .get<std::uint64_t>();
+    };
+    EXPECT_EQ(faults("4K"), 128u);
+    EXPECT_EQ(faults("64K"), 128u);
+    EXPECT_EQ(faults("256K"), 80u);
+}
+
+TEST_F(ShippedConfigs, ThpSplitsWriteFoldedBlocksWithoutConverts) {
+    const json always = run("thp_split.json");
+    const json never = run("thp_split.json", {"--set", "kernel.thp=never"});
+    const json& k = always["kernel"];
+    EXPECT_EQ(k["events"]["thp_fault_alloc"], 4);
+    EXPECT_EQ(k["events"]["huge_pmd_splits"], 4);  // munmap, mprotect, parent and child COW
+    EXPECT_EQ(k["contpte"]["folds"], 0);
+    EXPECT_EQ(k["contpte"]["converts"], k["contpte"]["unfolds"]);  // every convert is an unfold
+    EXPECT_LT(always["pmu"]["DTLB_WALK"].get<std::uint64_t>(), never["pmu"]["DTLB_WALK"].get<std::uint64_t>());
+    EXPECT_LT(k["faults"]["total"].get<std::uint64_t>(), never["kernel"]["faults"]["total"].get<std::uint64_t>());
+}
+
+TEST_F(ShippedConfigs, StringValuesOfSetAreTakenAsTyped) {
+    // 6.10 would be the number 6.1 if parsed as JSON.
+    const json r = run("mprotect_churn.json", {"--set", "kernel.version=6.10"});
+    EXPECT_EQ(r["config"]["kernel"]["version"], "6.10");
+}
+
+}  // namespace
+}  // namespace mmusim::cli_test
