@@ -1,0 +1,483 @@
+// mmu_gather merge and flush rules (spec/kernel.md §3.1, §3.3, §3.4): one interval per
+// gather (the hull of every recorded range), flushed at each tlb_end_vma and at
+// tlb_finish_mmu; stride, last-level form and TTL hint from what was cleared; fullmm only
+// flushes (by ASID) when tables were freed; escalation to flush_tlb_mm past the limits; KPTI
+// doubling of every user TLBI. Most tests drive a TlbFlush whose DVM socket ends in a
+// recorder, so that the VA, size and TTL of every TLBI can be checked.
+#include "tests/kernel/kernel_fixture.h"
+
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include <vector>
+
+#include "models/dvm/tlbi_ext.h"
+#include "models/kernel/mmu_gather.h"
+
+namespace mmusim::kernel::testing {
+namespace {
+
+using arch::TlbiOp;
+using Gather = ::mmusim::kernel::MmuGather;
+
+constexpr std::uint64_t kPage = 4096;
+constexpr std::uint64_t kPmd = std::uint64_t{2} << 20;
+constexpr std::uint64_t kBase = 0x40000000;  // 1 GiB aligned
+constexpr std::uint16_t kAsid = 7;
+
+// One TLBI as it reached the DVM fabric.
+struct Issued {
+    TlbiOp op;
+    std::uint16_t asid;
+    std::uint64_t va, bytes;
+    unsigned ttl;
+};
+
+struct DvmRecorder : sc_core::sc_module {
+    tlm_utils::simple_target_socket<DvmRecorder> socket;
+    std::vector<Issued> ops;
+    explicit DvmRecorder(sc_core::sc_module_name n) : sc_core::sc_module(n), socket("socket") {
+        socket.register_b_transport(this, &DvmRecorder::b_transport);
+    }
+    void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& /*delay*/) {
+        dvm::TlbiExt* ext = nullptr;
+        trans.get_extension(ext);
+        if (ext != nullptr) ops.push_back(Issued{ext->op, ext->asid, ext->va, ext->bytes, ext->ttl});
+        trans.set_response_status(tlm::TLM_OK_RESPONSE);
+    }
+};
+
+struct TlbiIssuer : sc_core::sc_module {
+    tlm_utils::simple_initiator_socket<TlbiIssuer> socket;
+    explicit TlbiIssuer(sc_core::sc_module_name n) : sc_core::sc_module(n), socket("socket") {}
+};
+
+class MmuGather : public KernelFixture {
+protected:
+    static KernelConfig plain(bool tlbirange = false, bool kpti = false) {
+        KernelConfig c;
+        c.granule = arch::Granule::K4;
+        c.tlbirange = tlbirange;
+        c.kpti = kpti;
+        return c;
+    }
+
+    // A TlbFlush over the recorder, for an mm with ASID kAsid.
+    void setup(const KernelConfig& c) {
+        TearDown();
+        sim::fresh_systemc_context();
+        cfg_ = c;
+        stats_ = KernelStats{};
+        issuer_ = std::make_unique<TlbiIssuer>("issuer");
+        recorder_ = std::make_unique<DvmRecorder>("recorder");
+        issuer_->socket.bind(recorder_->socket);
+        flush_ = std::make_unique<TlbFlush>(issuer_->socket, stats_, cfg_, delay_);
+        mm_.asid = kAsid;
+        sc_core::sc_start(sc_core::SC_ZERO_TIME);
+    }
+
+    Gather gather(bool fullmm = false) { return Gather(*flush_, mm_, fullmm, kPage, kPmd); }
+    const std::vector<Issued>& ops() const { return recorder_->ops; }
+    std::uint64_t count(TlbiOp op) const { return stats_.tlbi[static_cast<std::size_t>(op)]; }
+    std::uint64_t barriers(Barrier b) const { return stats_.barriers[static_cast<std::size_t>(b)]; }
+    std::uint64_t all_barriers() const {
+        std::uint64_t n = 0;
+        for (const std::uint64_t v : stats_.barriers) n += v;
+        return n;
+    }
+    void clear() {
+        recorder_->ops.clear();
+        stats_ = KernelStats{};
+    }
+    // Every recorded op is `op` for kAsid with hint `ttl`, at base, base + stride, ...
+    void expect_singles(TlbiOp op, std::uint64_t base, std::uint64_t stride, std::size_t n, unsigned ttl) const {
+        ASSERT_EQ(ops().size(), n);
+        for (std::size_t i = 0; i < n; ++i) {
+            EXPECT_EQ(ops()[i].op, op) << i;
+            EXPECT_EQ(ops()[i].asid, kAsid) << i;
+            EXPECT_EQ(ops()[i].va, base + i * stride) << i;
+            EXPECT_EQ(ops()[i].ttl, ttl) << i;
+        }
+    }
+
+    void TearDown() override {
+        flush_.reset();
+        recorder_.reset();
+        issuer_.reset();
+        KernelFixture::TearDown();
+    }
+
+    KernelConfig cfg_;
+    KernelStats stats_;
+    sc_core::sc_time delay_;
+    Mm mm_;
+    std::unique_ptr<TlbiIssuer> issuer_;
+    std::unique_ptr<DvmRecorder> recorder_;
+    std::unique_ptr<TlbFlush> flush_;
+};
+
+TEST_F(MmuGather, DisjointRangesFlushTheirHull) {
+    setup(plain(/*tlbirange=*/true));
+    {
+        Gather tlb = gather();
+        // Recorded out of order and with gaps: the interval is [min start, max end).
+        tlb.tlb_flush_pte_range(kBase + 8 * kPage, kPage);
+        tlb.tlb_flush_pte_range(kBase, kPage);
+        tlb.tlb_flush_pte_range(kBase + 16 * kPage, 2 * kPage);
+        EXPECT_EQ(tlb.start(), kBase);
+        EXPECT_EQ(tlb.end(), kBase + 18 * kPage);
+        tlb.tlb_finish_mmu();
+        EXPECT_EQ(tlb.flushes(), 1u);
+    }
+    // 18 pages = 9 units of scale 0: one range op over the whole hull, gaps included.
+    ASSERT_EQ(ops().size(), 1u);
+    EXPECT_EQ(ops()[0].op, TlbiOp::RVALE1IS);
+    EXPECT_EQ(ops()[0].asid, kAsid);
+    EXPECT_EQ(ops()[0].va, kBase);
+    EXPECT_EQ(ops()[0].bytes, 18 * kPage);
+    EXPECT_EQ(ops()[0].ttl, 3u);
+    EXPECT_EQ(barriers(Barrier::DsbIshst), 1u);
+    EXPECT_EQ(barriers(Barrier::DsbIsh), 1u);
+
+    // Without FEAT_TLBIRANGE: one op per page of the hull, two pages recorded, ten flushed.
+    setup(plain());
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pte_range(kBase + 9 * kPage, kPage);
+        tlb.tlb_flush_pte_range(kBase, kPage);
+        tlb.tlb_finish_mmu();
+    }
+    expect_singles(TlbiOp::VALE1IS, kBase, kPage, 10, 3);
+    EXPECT_EQ(count(TlbiOp::VALE1IS), 10u);
+    EXPECT_EQ(barriers(Barrier::DsbIshst), 1u);
+    EXPECT_EQ(barriers(Barrier::DsbIsh), 1u);
+}
+
+TEST_F(MmuGather, HullOfFarApartPagesEscalatesToFlushTlbMm) {
+    setup(plain());
+    {
+        Gather tlb = gather();
+        // Two single pages 2 MiB apart: a hull of 513 pages, past MAX_DVM_OPS.
+        tlb.tlb_flush_pte_range(kBase, kPage);
+        tlb.tlb_flush_pte_range(kBase + kPmd, kPage);
+        tlb.tlb_finish_mmu();
+    }
+    ASSERT_EQ(ops().size(), 1u);
+    EXPECT_EQ(ops()[0].op, TlbiOp::ASIDE1IS);
+    EXPECT_EQ(ops()[0].asid, kAsid);
+    EXPECT_EQ(count(TlbiOp::VALE1IS), 0u);
+    EXPECT_EQ(barriers(Barrier::DsbIshst), 1u);
+    EXPECT_EQ(barriers(Barrier::DsbIsh), 1u);
+}
+
+TEST_F(MmuGather, FlushesAtEachEndVmaSoTheHullNeverSpansTwoVmas) {
+    setup(plain());
+    Vma a, b;
+    a.start = kBase;
+    a.end = kBase + kPmd;
+    b.start = kBase + 4 * kPmd;
+    b.end = kBase + 5 * kPmd;
+    Gather tlb = gather();
+    tlb.tlb_start_vma(a);
+    tlb.tlb_flush_pte_range(a.start + 3 * kPage, kPage);
+    EXPECT_TRUE(ops().empty());  // deferred until the end of the VMA
+    tlb.tlb_end_vma(a);
+    expect_singles(TlbiOp::VALE1IS, a.start + 3 * kPage, kPage, 1, 3);
+    EXPECT_TRUE(tlb.empty());
+    tlb.tlb_start_vma(b);
+    tlb.tlb_flush_pte_range(b.start, 2 * kPage);
+    tlb.tlb_end_vma(b);
+    // Two flushes of 1 and 2 pages (a hull over both VMAs would have escalated).
+    ASSERT_EQ(ops().size(), 3u);
+    EXPECT_EQ(ops()[1].va, b.start);
+    EXPECT_EQ(ops()[2].va, b.start + kPage);
+    EXPECT_EQ(count(TlbiOp::VALE1IS), 3u);
+    EXPECT_EQ(count(TlbiOp::ASIDE1IS), 0u);
+    EXPECT_EQ(barriers(Barrier::DsbIshst), 2u);
+    EXPECT_EQ(barriers(Barrier::DsbIsh), 2u);
+    // Nothing left for tlb_finish_mmu.
+    tlb.tlb_finish_mmu();
+    EXPECT_EQ(ops().size(), 3u);
+    EXPECT_EQ(all_barriers(), 4u);
+    EXPECT_EQ(tlb.flushes(), 2u);
+}
+
+TEST_F(MmuGather, FinishMmuFlushesWhatIsLeftAndNothingIfNothingWasRecorded) {
+    setup(plain());
+    Vma v;
+    v.start = kBase;
+    v.end = kBase + kPmd;
+    {
+        Gather tlb = gather();
+        tlb.tlb_start_vma(v);
+        tlb.tlb_end_vma(v);
+        tlb.tlb_flush_mmu_tlbonly();
+        tlb.tlb_finish_mmu();
+        EXPECT_EQ(tlb.flushes(), 0u);
+    }
+    EXPECT_TRUE(ops().empty());
+    EXPECT_EQ(all_barriers(), 0u);
+
+    // Recorded outside any VMA bracket (as mprotect does): deferred to tlb_finish_mmu.
+    Gather tlb = gather();
+    tlb.tlb_flush_pte_range(kBase + 5 * kPage, 3 * kPage);
+    EXPECT_TRUE(ops().empty());
+    EXPECT_EQ(all_barriers(), 0u);
+    tlb.tlb_finish_mmu();
+    expect_singles(TlbiOp::VALE1IS, kBase + 5 * kPage, kPage, 3, 3);
+    EXPECT_EQ(all_barriers(), 2u);
+    EXPECT_EQ(tlb.flushes(), 1u);
+    EXPECT_TRUE(tlb.empty());
+}
+
+TEST_F(MmuGather, PmdOnlyClearsUsePmdStrideAndLevel2) {
+    setup(plain());
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pmd_range(kBase + kPmd, 2 * kPmd);
+        tlb.tlb_flush_pmd_range(kBase + 4 * kPmd, kPmd);
+        tlb.tlb_finish_mmu();
+    }
+    // Hull [kBase + 2M, kBase + 10M): four PMD-stride last-level ops with TTL 2.
+    expect_singles(TlbiOp::VALE1IS, kBase + kPmd, kPmd, 4, 2);
+    EXPECT_EQ(barriers(Barrier::DsbIshst), 1u);
+    EXPECT_EQ(barriers(Barrier::DsbIsh), 1u);
+}
+
+TEST_F(MmuGather, MixedClearsUsePageStrideAndUnknownLevel) {
+    setup(plain(/*tlbirange=*/true));
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pte_range(kBase, kPage);
+        tlb.tlb_flush_pmd_range(kBase + kPmd, kPmd);
+        tlb.tlb_finish_mmu();
+    }
+    // Page stride over [kBase, kBase + 4M): 1024 pages, one range op, last level, TTL 0.
+    ASSERT_EQ(ops().size(), 1u);
+    EXPECT_EQ(ops()[0].op, TlbiOp::RVALE1IS);
+    EXPECT_EQ(ops()[0].va, kBase);
+    EXPECT_EQ(ops()[0].bytes, 2 * kPmd);
+    EXPECT_EQ(ops()[0].ttl, 0u);
+
+    // Without FEAT_TLBIRANGE the same gather is 1024 page-stride ops: past MAX_DVM_OPS
+    // (a PMD stride would have given two ops).
+    setup(plain());
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pte_range(kBase, kPage);
+        tlb.tlb_flush_pmd_range(kBase + kPmd, kPmd);
+        tlb.tlb_finish_mmu();
+    }
+    ASSERT_EQ(ops().size(), 1u);
+    EXPECT_EQ(ops()[0].op, TlbiOp::ASIDE1IS);
+}
+
+TEST_F(MmuGather, FreedTablesUseNonLastLevelFormsWithUnknownTtl) {
+    // A freed table alone: PMD stride (pte_free_tlb records a PMD change), one VAE1IS.
+    setup(plain());
+    {
+        Gather tlb = gather();
+        tlb.pte_free_tlb(kBase + kPmd);
+        tlb.tlb_finish_mmu();
+    }
+    expect_singles(TlbiOp::VAE1IS, kBase + kPmd, kPmd, 1, 0);
+    EXPECT_EQ(count(TlbiOp::VALE1IS), 0u);
+
+    // Cleared PTEs and their freed table: page stride, VAE1IS per page, TTL unknown.
+    clear();
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pte_range(kBase, 4 * kPage);
+        tlb.pte_free_tlb(kBase);
+        tlb.tlb_finish_mmu();
+    }
+    expect_singles(TlbiOp::VAE1IS, kBase, kPage, 4, 0);
+    EXPECT_EQ(count(TlbiOp::VALE1IS), 0u);
+
+    // With FEAT_TLBIRANGE: RVAE1IS, not RVALE1IS.
+    setup(plain(/*tlbirange=*/true));
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pte_range(kBase, 4 * kPage);
+        tlb.pte_free_tlb(kBase);
+        tlb.tlb_finish_mmu();
+    }
+    ASSERT_EQ(ops().size(), 1u);
+    EXPECT_EQ(ops()[0].op, TlbiOp::RVAE1IS);
+    EXPECT_EQ(ops()[0].va, kBase);
+    EXPECT_EQ(ops()[0].bytes, 4 * kPage);
+    EXPECT_EQ(ops()[0].ttl, 0u);
+    EXPECT_EQ(count(TlbiOp::RVALE1IS), 0u);
+}
+
+TEST_F(MmuGather, FullmmFlushesNothingUnlessTablesWereFreed) {
+    setup(plain());
+    Vma v;
+    v.start = kBase;
+    v.end = kBase + 8 * kPmd;
+    {
+        Gather tlb = gather(/*fullmm=*/true);
+        tlb.tlb_start_vma(v);
+        tlb.tlb_flush_pte_range(kBase, 16 * kPage);
+        tlb.tlb_flush_pmd_range(kBase + kPmd, kPmd);
+        tlb.tlb_end_vma(v);
+        tlb.tlb_finish_mmu();
+    }
+    EXPECT_TRUE(ops().empty());
+    EXPECT_EQ(all_barriers(), 0u);
+
+    // Tables freed: nothing at tlb_end_vma, then one flush_tlb_mm at tlb_finish_mmu.
+    Gather tlb = gather(/*fullmm=*/true);
+    tlb.tlb_start_vma(v);
+    tlb.tlb_flush_pte_range(kBase, 16 * kPage);
+    tlb.pte_free_tlb(kBase);
+    tlb.tlb_end_vma(v);
+    EXPECT_TRUE(ops().empty());
+    EXPECT_EQ(all_barriers(), 0u);
+    tlb.tlb_finish_mmu();
+    ASSERT_EQ(ops().size(), 1u);
+    EXPECT_EQ(ops()[0].op, TlbiOp::ASIDE1IS);
+    EXPECT_EQ(ops()[0].asid, kAsid);
+    EXPECT_EQ(barriers(Barrier::DsbIshst), 1u);
+    EXPECT_EQ(barriers(Barrier::DsbIsh), 1u);
+    EXPECT_EQ(all_barriers(), 2u);
+}
+
+TEST_F(MmuGather, EscalationWithoutTlbiRangeAtMaxDvmOpsStrides) {
+    setup(plain());
+    // Page stride: 511 pages go page by page, 512 by ASID.
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pte_range(kBase, 511 * kPage);
+        tlb.tlb_finish_mmu();
+    }
+    EXPECT_EQ(count(TlbiOp::VALE1IS), 511u);
+    EXPECT_EQ(count(TlbiOp::ASIDE1IS), 0u);
+    clear();
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pte_range(kBase, 512 * kPage);
+        tlb.tlb_finish_mmu();
+    }
+    EXPECT_EQ(count(TlbiOp::VALE1IS), 0u);
+    EXPECT_EQ(count(TlbiOp::ASIDE1IS), 1u);
+    // PMD stride: the limit is MAX_DVM_OPS strides, 511 PMDs go one op each, 512 by ASID.
+    clear();
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pmd_range(kBase, 511 * kPmd);
+        tlb.tlb_finish_mmu();
+    }
+    EXPECT_EQ(count(TlbiOp::VALE1IS), 511u);
+    EXPECT_EQ(count(TlbiOp::ASIDE1IS), 0u);
+    ASSERT_EQ(ops().size(), 511u);
+    EXPECT_EQ(ops().back().va, kBase + 510 * kPmd);
+    EXPECT_EQ(ops().back().ttl, 2u);
+    clear();
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pmd_range(kBase, 512 * kPmd);
+        tlb.tlb_finish_mmu();
+    }
+    EXPECT_EQ(count(TlbiOp::VALE1IS), 0u);
+    EXPECT_EQ(count(TlbiOp::ASIDE1IS), 1u);
+}
+
+TEST_F(MmuGather, EscalationWithTlbiRangeOnlyPast2To21Pages) {
+    setup(plain(/*tlbirange=*/true));
+    // 512 pages: no escalation with range operations.
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pte_range(kBase, 512 * kPage);
+        tlb.tlb_finish_mmu();
+    }
+    EXPECT_EQ(count(TlbiOp::RVALE1IS), 1u);
+    EXPECT_EQ(count(TlbiOp::ASIDE1IS), 0u);
+    // 2^21 pages (8 GiB): still a range flush, one op over all of it.
+    clear();
+    const std::uint64_t max_pages = std::uint64_t{1} << 21;
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pte_range(kBase, max_pages * kPage);
+        tlb.tlb_finish_mmu();
+    }
+    ASSERT_EQ(ops().size(), 1u);
+    EXPECT_EQ(ops()[0].op, TlbiOp::RVALE1IS);
+    EXPECT_EQ(ops()[0].va, kBase);
+    EXPECT_EQ(ops()[0].bytes, max_pages * kPage);
+    // One page more: flush_tlb_mm.
+    clear();
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pte_range(kBase, (max_pages + 1) * kPage);
+        tlb.tlb_finish_mmu();
+    }
+    ASSERT_EQ(ops().size(), 1u);
+    EXPECT_EQ(ops()[0].op, TlbiOp::ASIDE1IS);
+    EXPECT_EQ(barriers(Barrier::DsbIshst), 1u);
+    EXPECT_EQ(barriers(Barrier::DsbIsh), 1u);
+}
+
+TEST_F(MmuGather, KptiDoublesEachUserTlbiButNotTheBarriers) {
+    setup(plain(/*tlbirange=*/false, /*kpti=*/true));
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pte_range(kBase, 3 * kPage);
+        tlb.tlb_finish_mmu();
+    }
+    // Each op twice in a row, same VA (kernel then user ASID of the pair).
+    ASSERT_EQ(ops().size(), 6u);
+    for (std::size_t i = 0; i < 6; ++i) {
+        EXPECT_EQ(ops()[i].op, TlbiOp::VALE1IS) << i;
+        EXPECT_EQ(ops()[i].va, kBase + (i / 2) * kPage) << i;
+    }
+    EXPECT_EQ(barriers(Barrier::DsbIshst), 1u);
+    EXPECT_EQ(barriers(Barrier::DsbIsh), 1u);
+    // An escalated flush and a fullmm flush: ASIDE1IS twice each.
+    clear();
+    {
+        Gather tlb = gather();
+        tlb.tlb_flush_pte_range(kBase, 600 * kPage);
+        tlb.tlb_finish_mmu();
+    }
+    EXPECT_EQ(count(TlbiOp::ASIDE1IS), 2u);
+    EXPECT_EQ(ops().size(), 2u);
+    clear();
+    {
+        Gather tlb = gather(/*fullmm=*/true);
+        tlb.pte_free_tlb(kBase);
+        tlb.tlb_finish_mmu();
+    }
+    EXPECT_EQ(count(TlbiOp::ASIDE1IS), 2u);
+    EXPECT_EQ(ops().size(), 2u);
+    EXPECT_EQ(all_barriers(), 2u);
+}
+
+TEST_F(MmuGather, KptiDoublesTheGatheredFlushOfTheKernel) {
+    // Through the kernel's own TlbFlush and mm: the same gather with and without KPTI.
+    std::uint64_t vale1is[2] = {0, 0}, ishst[2] = {0, 0};
+    for (const bool kpti : {false, true}) {
+        KernelConfig c = config();
+        c.kpti = kpti;
+        build(c);
+        mark();
+        {
+            Gather tlb(kernel->tlb_flush(), kernel->mm(), false, kPage, kPmd);
+            tlb.tlb_flush_pte_range(kBase, kPage);
+            tlb.tlb_flush_pte_range(kBase + 4 * kPage, kPage);
+            tlb.tlb_finish_mmu();
+        }
+        const Delta d = delta();
+        vale1is[kpti] = d.tlbi_op(TlbiOp::VALE1IS);
+        ishst[kpti] = d.dsb_ishst;
+        EXPECT_EQ(d.tlbi, d.tlbi_op(TlbiOp::VALE1IS)) << kpti;
+        EXPECT_EQ(d.dsb_ish, 1u) << kpti;
+    }
+    EXPECT_EQ(vale1is[0], 5u);  // the hull: 5 pages
+    EXPECT_EQ(vale1is[1], 10u);
+    EXPECT_EQ(ishst[0], 1u);
+    EXPECT_EQ(ishst[1], 1u);
+}
+
+}  // namespace
+}  // namespace mmusim::kernel::testing
