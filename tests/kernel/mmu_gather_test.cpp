@@ -77,6 +77,17 @@ protected:
     }
 
     Gather gather(bool fullmm = false) { return Gather(*flush_, mm_, fullmm, kPage, kPmd); }
+    // One gather that records one range of cleared PTEs (or PMDs), then finishes.
+    void flush_ptes(std::uint64_t addr, std::uint64_t size) {
+        Gather tlb = gather();
+        tlb.tlb_flush_pte_range(addr, size);
+        tlb.tlb_finish_mmu();
+    }
+    void flush_pmds(std::uint64_t addr, std::uint64_t size) {
+        Gather tlb = gather();
+        tlb.tlb_flush_pmd_range(addr, size);
+        tlb.tlb_finish_mmu();
+    }
     const std::vector<Issued>& ops() const { return recorder_->ops; }
     std::uint64_t count(TlbiOp op) const { return stats_.tlbi[static_cast<std::size_t>(op)]; }
     std::uint64_t barriers(Barrier b) const { return stats_.barriers[static_cast<std::size_t>(b)]; }
@@ -346,39 +357,23 @@ TEST_F(MmuGather, FullmmFlushesNothingUnlessTablesWereFreed) {
 TEST_F(MmuGather, EscalationWithoutTlbiRangeAtMaxDvmOpsStrides) {
     setup(plain());
     // Page stride: 511 pages go page by page, 512 by ASID.
-    {
-        Gather tlb = gather();
-        tlb.tlb_flush_pte_range(kBase, 511 * kPage);
-        tlb.tlb_finish_mmu();
-    }
+    flush_ptes(kBase, 511 * kPage);
     EXPECT_EQ(count(TlbiOp::VALE1IS), 511u);
     EXPECT_EQ(count(TlbiOp::ASIDE1IS), 0u);
     clear();
-    {
-        Gather tlb = gather();
-        tlb.tlb_flush_pte_range(kBase, 512 * kPage);
-        tlb.tlb_finish_mmu();
-    }
+    flush_ptes(kBase, 512 * kPage);
     EXPECT_EQ(count(TlbiOp::VALE1IS), 0u);
     EXPECT_EQ(count(TlbiOp::ASIDE1IS), 1u);
     // PMD stride: the limit is MAX_DVM_OPS strides, 511 PMDs go one op each, 512 by ASID.
     clear();
-    {
-        Gather tlb = gather();
-        tlb.tlb_flush_pmd_range(kBase, 511 * kPmd);
-        tlb.tlb_finish_mmu();
-    }
+    flush_pmds(kBase, 511 * kPmd);
     EXPECT_EQ(count(TlbiOp::VALE1IS), 511u);
     EXPECT_EQ(count(TlbiOp::ASIDE1IS), 0u);
     ASSERT_EQ(ops().size(), 511u);
     EXPECT_EQ(ops().back().va, kBase + 510 * kPmd);
     EXPECT_EQ(ops().back().ttl, 2u);
     clear();
-    {
-        Gather tlb = gather();
-        tlb.tlb_flush_pmd_range(kBase, 512 * kPmd);
-        tlb.tlb_finish_mmu();
-    }
+    flush_pmds(kBase, 512 * kPmd);
     EXPECT_EQ(count(TlbiOp::VALE1IS), 0u);
     EXPECT_EQ(count(TlbiOp::ASIDE1IS), 1u);
 }
@@ -386,32 +381,20 @@ TEST_F(MmuGather, EscalationWithoutTlbiRangeAtMaxDvmOpsStrides) {
 TEST_F(MmuGather, EscalationWithTlbiRangeOnlyPast2To21Pages) {
     setup(plain(/*tlbirange=*/true));
     // 512 pages: no escalation with range operations.
-    {
-        Gather tlb = gather();
-        tlb.tlb_flush_pte_range(kBase, 512 * kPage);
-        tlb.tlb_finish_mmu();
-    }
+    flush_ptes(kBase, 512 * kPage);
     EXPECT_EQ(count(TlbiOp::RVALE1IS), 1u);
     EXPECT_EQ(count(TlbiOp::ASIDE1IS), 0u);
     // 2^21 pages (8 GiB): still a range flush, one op over all of it.
     clear();
     const std::uint64_t max_pages = std::uint64_t{1} << 21;
-    {
-        Gather tlb = gather();
-        tlb.tlb_flush_pte_range(kBase, max_pages * kPage);
-        tlb.tlb_finish_mmu();
-    }
+    flush_ptes(kBase, max_pages * kPage);
     ASSERT_EQ(ops().size(), 1u);
     EXPECT_EQ(ops()[0].op, TlbiOp::RVALE1IS);
     EXPECT_EQ(ops()[0].va, kBase);
     EXPECT_EQ(ops()[0].bytes, max_pages * kPage);
     // One page more: flush_tlb_mm.
     clear();
-    {
-        Gather tlb = gather();
-        tlb.tlb_flush_pte_range(kBase, (max_pages + 1) * kPage);
-        tlb.tlb_finish_mmu();
-    }
+    flush_ptes(kBase, (max_pages + 1) * kPage);
     ASSERT_EQ(ops().size(), 1u);
     EXPECT_EQ(ops()[0].op, TlbiOp::ASIDE1IS);
     EXPECT_EQ(barriers(Barrier::DsbIshst), 1u);
@@ -420,11 +403,7 @@ TEST_F(MmuGather, EscalationWithTlbiRangeOnlyPast2To21Pages) {
 
 TEST_F(MmuGather, KptiDoublesEachUserTlbiButNotTheBarriers) {
     setup(plain(/*tlbirange=*/false, /*kpti=*/true));
-    {
-        Gather tlb = gather();
-        tlb.tlb_flush_pte_range(kBase, 3 * kPage);
-        tlb.tlb_finish_mmu();
-    }
+    flush_ptes(kBase, 3 * kPage);
     // Each op twice in a row, same VA (kernel then user ASID of the pair).
     ASSERT_EQ(ops().size(), 6u);
     for (std::size_t i = 0; i < 6; ++i) {
@@ -435,11 +414,7 @@ TEST_F(MmuGather, KptiDoublesEachUserTlbiButNotTheBarriers) {
     EXPECT_EQ(barriers(Barrier::DsbIsh), 1u);
     // An escalated flush and a fullmm flush: ASIDE1IS twice each.
     clear();
-    {
-        Gather tlb = gather();
-        tlb.tlb_flush_pte_range(kBase, 600 * kPage);
-        tlb.tlb_finish_mmu();
-    }
+    flush_ptes(kBase, 600 * kPage);
     EXPECT_EQ(count(TlbiOp::ASIDE1IS), 2u);
     EXPECT_EQ(ops().size(), 2u);
     clear();
