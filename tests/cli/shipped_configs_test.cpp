@@ -73,6 +73,25 @@ TEST_F(ShippedConfigs, UffdWpCyclesUnfoldAndRefoldTheWorkingSet) {
     EXPECT_EQ(k["by_op"]["uffd_writeprotect"]["calls"], 40);
 }
 
+TEST_F(ShippedConfigs, PostCopyNeverFoldsAndAsyncWpResolvesInTheKernel) {
+    const json k = run("uffd_async_postcopy.json")["kernel"];
+    EXPECT_EQ(k["faults"]["by_handler"]["uffd_missing_copy"], 256);  // 1M, one 4K page per event
+    EXPECT_EQ(k["events"]["uffd_events"], 256);                        // none from the async region
+    EXPECT_GT(k["events"]["uffd_wp_async_resolved"].get<std::uint64_t>(), 0u);
+    EXPECT_EQ(k["faults"]["by_handler"]["anon_folio_large"], 32);  // the heap only: post-copy pages are order 0
+    EXPECT_GT(k["by_op"]["fault"]["contpte"]["unfolds"].get<std::uint64_t>(), 0u);
+    EXPECT_GT(k["by_op"]["uffd_writeprotect"]["contpte"]["folds"].get<std::uint64_t>(), 0u);
+}
+
+TEST_F(ShippedConfigs, AgingCostsOneCallPerEntryUntilTheBatchedTree) {
+    const json old = run("reclaim_aging.json")["kernel"]["by_op"]["reclaim"];
+    const json now = run("reclaim_aging.json", {"--set", "kernel.version=current"})["kernel"]["by_op"]["reclaim"];
+    // 10 rounds over 1024 entries: 16 C per call, one call per entry, or one per 16-entry folio.
+    EXPECT_EQ(old["pte_ops"]["C"], 10 * 1024 * 16);
+    EXPECT_EQ(now["pte_ops"]["C"], 10 * 64 * 16);
+    EXPECT_EQ(tlbi_total(old), tlbi_total(now));  // young blocks are flushed once either way
+}
+
 TEST_F(ShippedConfigs, LazyNestingRuleBEmitsMorePairsThanD) {
     const json b = run("lazy_nesting_debug_pagealloc.json", {"--set", "kernel.lazy_mmu=B"})["kernel"];
     const json d = run("lazy_nesting_debug_pagealloc.json", {"--set", "kernel.lazy_mmu=D"})["kernel"];
