@@ -31,6 +31,12 @@ struct Geometry {
     std::uint64_t level_size(unsigned level) const { return std::uint64_t{1} << level_shift(level); }
     std::uint64_t pmd_size() const { return level_size(2); }
     unsigned pmd_order() const { return bits_per_level; }
+    // pmd_addr_end(): where the PMD range holding `addr` ends, or `end` if that comes first
+    // (the walk step of every per-PMD loop).
+    std::uint64_t pmd_addr_end(std::uint64_t addr, std::uint64_t end) const {
+        const std::uint64_t boundary = (addr + pmd_size()) & ~(pmd_size() - 1);
+        return boundary - 1 < end - 1 ? boundary : end;
+    }
     // Index of `va` in the table of `level`. The start level table may be smaller than a page.
     std::uint64_t index(std::uint64_t va, unsigned level) const {
         return (va >> level_shift(level)) & (ptrs_per_table() - 1);

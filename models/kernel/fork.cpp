@@ -21,10 +21,8 @@ std::unique_ptr<Mm> MmOps::fork(Mm& parent, unsigned child_id, std::uint16_t chi
         child->vmas.emplace(start, copy);
         // vma_needs_copy: anonymous pages or pfn maps; other memory refaults in the child.
         if (!(vma.anon_vma || vma.pfnmap())) continue;
-        const std::uint64_t pmd_size = m_k.geo.pmd_size();
         for (std::uint64_t addr = vma.start; addr < vma.end;) {
-            const std::uint64_t pmd_end = (addr + pmd_size) & ~(pmd_size - 1);
-            const std::uint64_t next = pmd_end < vma.end ? pmd_end : vma.end;
+            const std::uint64_t next = m_k.geo.pmd_addr_end(addr, vma.end);
             std::uint64_t pmd = 0;
             if (pte_table_of(parent, addr, &pmd) != 0) {
                 copy_pte_range(*child, parent, vma, addr, next);

@@ -26,8 +26,7 @@ void KernelMappings::apply_to_page_range(std::uint64_t addr, std::uint64_t size,
     const std::uint64_t page = m_k.geo.page_size();
     const std::uint64_t end = addr + size;
     while (addr < end) {
-        const std::uint64_t pmd_end = (addr + m_k.geo.pmd_size()) & ~(m_k.geo.pmd_size() - 1);
-        const std::uint64_t next = pmd_end < end ? pmd_end : end;
+        const std::uint64_t next = m_k.geo.pmd_addr_end(addr, end);
         const std::uint64_t table = m_k.tables.pte_alloc(m_k.tables.pmd_alloc(m_init_mm, addr));
         // apply_to_pte_range: one lazy section for the run of entries in this table.
         const LazyMmu::State state = m_k.lazy.enable();

@@ -36,8 +36,7 @@ int MmOps::madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice)
             tlb.tlb_start_vma(vma);
             const std::uint64_t page = m_k.geo.page_size();
             for (std::uint64_t a = s; a < e;) {
-                const std::uint64_t pmd_end = (a + m_k.geo.pmd_size()) & ~(m_k.geo.pmd_size() - 1);
-                const std::uint64_t next = pmd_end < e ? pmd_end : e;
+                const std::uint64_t next = m_k.geo.pmd_addr_end(a, e);
                 std::uint64_t pmd = 0;
                 const std::uint64_t table = pte_table_of(mm, a, &pmd);
                 if (table == 0) {

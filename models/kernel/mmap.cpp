@@ -62,8 +62,7 @@ void MmOps::remap_pfn_range(Mm& mm, const Vma& vma) {
     const std::uint64_t page = m_k.geo.page_size();
     std::uint64_t pfn = vma.pgoff;
     for (std::uint64_t addr = vma.start; addr < vma.end;) {
-        const std::uint64_t pmd_end = (addr + m_k.geo.pmd_size()) & ~(m_k.geo.pmd_size() - 1);
-        const std::uint64_t next = pmd_end < vma.end ? pmd_end : vma.end;
+        const std::uint64_t next = m_k.geo.pmd_addr_end(addr, vma.end);
         const std::uint64_t table = m_k.tables.pte_alloc(m_k.tables.pmd_alloc(mm, addr));
         const LazyMmu::State lazy = m_k.lazy.enable();
         for (; addr < next; addr += page, ++pfn) {

@@ -54,8 +54,7 @@ long MmOps::change_protection(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint6
     long pages = 0;
     std::uint64_t addr = start;
     while (addr < end) {
-        const std::uint64_t pmd_end = (addr + pmd_size) & ~(pmd_size - 1);
-        const std::uint64_t next = pmd_end < end ? pmd_end : end;
+        const std::uint64_t next = m_k.geo.pmd_addr_end(addr, end);
         std::uint64_t pmd = 0;
         std::uint64_t table = pte_table_of(mm, addr, &pmd);
         if (pmd != 0 && table == 0 && pmd_leaf(m_k.tables.pmd_read(pmd))) {

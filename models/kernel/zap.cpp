@@ -34,8 +34,7 @@ void MmOps::unmap_page_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64
     const std::uint64_t pmd_size = m_k.geo.pmd_size();
     std::uint64_t addr = start;
     while (addr < end) {
-        const std::uint64_t pmd_end = (addr + pmd_size) & ~(pmd_size - 1);
-        const std::uint64_t next = pmd_end < end ? pmd_end : end;
+        const std::uint64_t next = m_k.geo.pmd_addr_end(addr, end);
         std::uint64_t pmd = 0;
         std::uint64_t table = pte_table_of(mm, addr, &pmd);
         if (pmd != 0 && table == 0 && pmd_leaf(m_k.tables.pmd_read(pmd))) {
