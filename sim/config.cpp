@@ -183,6 +183,8 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     kcost.dsb_nshst = cost["dsb_nshst"].get<std::uint64_t>();
     kcost.dsb_nsh = cost["dsb_nsh"].get<std::uint64_t>();
     kcost.isb = cost["isb"].get<std::uint64_t>();
+    kcost.syscall_entry_exit = cost["syscall_entry_exit"].get<std::uint64_t>();
+    kcost.context_switch = cost["context_switch"].get<std::uint64_t>();
     kc.memory_bytes = pc.memory_size;
     kc.tlbirange = pc.features.tlbirange;
     kc.bbml2_noabort = pc.features.bbml2_noabort;

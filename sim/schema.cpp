@@ -90,7 +90,9 @@ Field build_platform_schema() {
                  cycles("tlbi_broadcast", 100, "one broadcast (inner-shareable) TLBI"),
                  cycles("dsb_ishst", 20, "DSB ISHST"), cycles("dsb_ish", 150, "DSB ISH"),
                  cycles("dsb_nshst", 5, "DSB NSHST"), cycles("dsb_nsh", 20, "DSB NSH"),
-                 cycles("isb", 20, "ISB")})});
+                 cycles("isb", 20, "ISB"),
+                 cycles("syscall_entry_exit", 250, "system call entry (SVC), dispatch and return"),
+                 cycles("context_switch", 2000, "switching the core to another process (scheduler and __switch_to)")})});
     return p;
 }
 
