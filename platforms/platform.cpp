@@ -31,6 +31,7 @@ Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& k
         core::CoreConfig cc;
         cc.id = i;
         cc.allow_errors = allow_syscall_errors;
+        cc.cpi_milli = platform.cpi_milli;
         std::unique_ptr<workloads::Source> source = i < threads.size() ? std::move(threads[i]) : nullptr;
         m_cores.push_back(std::make_unique<core::Core>(("core" + id).c_str(), cc, std::move(source)));
         m_cores.back()->mmu_socket.bind(m_mmus.back()->cpu_socket);

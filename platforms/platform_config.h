@@ -28,6 +28,7 @@ struct PlatformConfig {
     std::uint64_t memory_size = 0;     // bytes of physical memory
     std::uint64_t memory_latency = 0;  // cycles per page-table access (walker and kernel)
     std::uint64_t quantum = 0;         // cycles a core may run ahead before synchronising
+    std::uint64_t cpi_milli = 1000;    // base cycles per instruction, in thousandths
     kernel::KernelCosts costs;
 };
 

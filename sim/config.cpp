@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -169,6 +170,12 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
                         "); allowed: at least 64M, in whole PMDs");
     pc.memory_latency = p["memory"]["latency"].get<std::uint64_t>();
     pc.quantum = p["quantum"].get<std::uint64_t>();
+    {
+        const double cpi = p["cpi"].get<double>();
+        if (!(cpi >= 0.0 && cpi <= 100.0))
+            fail(where, "platform.cpi: " + p["cpi"].dump() + " is outside the allowed range; allowed: 0 to 100 cycles per instruction");
+        pc.cpi_milli = static_cast<std::uint64_t>(std::llround(cpi * 1000.0));
+    }
     const json& cost = p["costs"];
     kernel::KernelCosts& kcost = pc.costs;
     kcost.fault_entry_exit = cost["fault_entry_exit"].get<std::uint64_t>();

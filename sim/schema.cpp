@@ -65,6 +65,9 @@ Field build_platform_schema() {
         {leaf("name", FieldKind::String, "custom", "platform name"),
          leaf("description", FieldKind::String, "", "where the figures come from"),
          integer("cores", 1, 1, 256, "number of cores"),
+         leaf("cpi", FieldKind::Number, 1.0,
+              "cycles of the work between memory accesses, per instruction: each instruction fetch adds it to the "
+              "core's time (0 to 100, in steps of 0.001)"),
          object("features", "architecture features",
                 {boolean("hafdbs", true, "FEAT_HAFDBS: hardware access flag and dirty state management"),
                  boolean("tlbirange", false, "FEAT_TLBIRANGE: range TLBI instructions"),

@@ -69,7 +69,16 @@ void Core::replay(const workloads::Record& r) {
     arch::Access access = arch::Access::Load;
     switch (r.kind) {
         case workloads::AccessKind::Kernel: kernel_call(r); return;
-        case workloads::AccessKind::Ifetch: access = arch::Access::Ifetch; ++m_stats.inst_retired; break;
+        case workloads::AccessKind::Ifetch:
+            access = arch::Access::Ifetch;
+            ++m_stats.inst_retired;
+            // The instruction's own work, in whole cycles; the fraction carries over.
+            m_cpi_carry += m_config.cpi_milli;
+            if (m_cpi_carry >= 1000) {
+                m_qk.inc(cycles_to_time(m_cpi_carry / 1000));
+                m_cpi_carry %= 1000;
+            }
+            break;
         case workloads::AccessKind::Load: access = arch::Access::Load; break;
         case workloads::AccessKind::Store: case workloads::AccessKind::Modify: access = arch::Access::Store; break;
     }

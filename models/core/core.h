@@ -24,6 +24,7 @@ struct CoreConfig {
     unsigned id = 0;
     unsigned max_attempts = 8;  // attempts of one request before the run stops with an error
     bool allow_errors = false;  // a failing system call is counted (true) or ends the run
+    std::uint64_t cpi_milli = 0;  // base cycles per instruction (thousandths), added per instruction fetch
 };
 
 struct CoreStats {
@@ -66,6 +67,7 @@ private:
     std::unique_ptr<workloads::Source> m_source;
     std::vector<workloads::Record> m_buffer;
     tlm_utils::tlm_quantumkeeper m_qk;
+    std::uint64_t m_cpi_carry = 0;  // thousandths of a cycle not yet added to the core's time
     tlm::tlm_generic_payload m_trans;
     mmu::TranslationExt m_ext;
     tlm::tlm_generic_payload m_call_trans;

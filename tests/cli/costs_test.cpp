@@ -46,5 +46,33 @@ TEST(CliCosts, SyscallAndContextSwitchCostsAreChargedPerEvent) {
               1000 * u(zero["kernel"]["by_op"]["fork"]["calls"]));
 }
 
+json run_trace(const ScratchDir& dir, const std::string& cpi) {
+    write_text(dir / "t.lackey", lackey_trace(3000));
+    write_json(dir / "run.json", trace_config("t.lackey"));
+    const CliResult r = run_mmusim({"run", "run.json", "--json", "--set", "platform.cpi=" + cpi}, dir.path());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? json::parse(r.out) : json::object();
+}
+
+TEST(CliCosts, BaseCpiAddsItsCyclesPerInstruction) {
+    ScratchDir dir;
+    const json none = run_trace(dir, "0");
+    const json some = run_trace(dir, "2.5");
+    const std::uint64_t inst = u(none["pmu"]["INST_RETIRED"]);
+    ASSERT_EQ(inst, 3000u);
+    // 2.5 cycles per instruction, the half cycles carried: exactly 7500 more.
+    EXPECT_EQ(u(some["cores"][0]["cycles"]) - u(none["cores"][0]["cycles"]), 7500u);
+    EXPECT_EQ(some["pmu"], none["pmu"]);  // timing only
+}
+
+TEST(CliCosts, ACpiOutsideItsRangeIsRefused) {
+    ScratchDir dir;
+    write_json(dir / "run.json", generator_config(100));
+    const CliResult r = run_mmusim({"run", "run.json", "--set", "platform.cpi=-1"}, dir.path());
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("platform.cpi"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("0 to 100"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace mmusim::cli_test
