@@ -24,9 +24,10 @@ std::unique_ptr<Mm> MmOps::fork(Mm& parent, unsigned child_id, std::uint16_t chi
         for (std::uint64_t addr = vma.start; addr < vma.end;) {
             const std::uint64_t next = m_k.geo.pmd_addr_end(addr, vma.end);
             std::uint64_t pmd = 0;
-            if (pte_table_of(parent, addr, &pmd) != 0) {
+            Desc pmdval = 0;
+            if (pte_table_of(parent, addr, &pmd, &pmdval) != 0) {
                 copy_pte_range(*child, parent, vma, addr, next);
-            } else if (pmd != 0 && pmd_leaf(m_k.tables.pmd_read(pmd)) && !vma.pfnmap()) {
+            } else if (pmd_leaf(pmdval) && !vma.pfnmap()) {
                 // A THP or the huge zero folio is shared write-protected; a special huge
                 // PMD (huge pfn map) is not copied: the child's driver refaults it.
                 copy_huge_pmd(*child, pmd, addr);

@@ -38,9 +38,10 @@ int MmOps::madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice)
             for (std::uint64_t a = s; a < e;) {
                 const std::uint64_t next = m_k.geo.pmd_addr_end(a, e);
                 std::uint64_t pmd = 0;
-                const std::uint64_t table = pte_table_of(mm, a, &pmd);
+                Desc pmdval = 0;
+                const std::uint64_t table = pte_table_of(mm, a, &pmd, &pmdval);
                 if (table == 0) {
-                    if (pmd != 0 && pmd_leaf(m_k.tables.pmd_read(pmd))) {
+                    if (pmd_leaf(pmdval)) {
                         // A THP wholly inside the range is freed lazily as one; a partly
                         // covered one would have its folio split, which the model leaves
                         // alone (counted).

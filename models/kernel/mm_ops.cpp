@@ -38,11 +38,13 @@ std::optional<Folio> MmOps::vm_normal_folio(const Vma& /*vma*/, Desc pte) const 
     return m_k.folios.folio_of(pfn);
 }
 
-std::uint64_t MmOps::pte_table_of(Mm& mm, std::uint64_t addr, std::uint64_t* pmd_entry) {
+std::uint64_t MmOps::pte_table_of(Mm& mm, std::uint64_t addr, std::uint64_t* pmd_entry, Desc* pmd_value) {
     const std::uint64_t pmd = m_k.tables.pmd_lookup(mm, addr);
     if (pmd_entry != nullptr) *pmd_entry = pmd;
+    if (pmd_value != nullptr) *pmd_value = 0;
     if (pmd == 0) return 0;
     const Desc d = m_k.tables.pmd_read(pmd);
+    if (pmd_value != nullptr) *pmd_value = d;
     if (!arch::desc_valid(d) || !arch::desc_is_table_or_page(d)) return 0;
     return arch::desc_oa(d, m_k.geo.page_shift);
 }

@@ -63,8 +63,9 @@ public:
                              Desc* merged = nullptr);
     // vm_normal_page(): the folio behind a present entry, none for special entries.
     std::optional<Folio> vm_normal_folio(const Vma& vma, Desc pte) const;
-    // The PTE table covering `addr`, or 0 (no allocation).
-    std::uint64_t pte_table_of(Mm& mm, std::uint64_t addr, std::uint64_t* pmd_entry = nullptr);
+    // The PTE table covering `addr`, or 0 (no allocation); also the PMD entry's address and
+    // the value read from it (a leaf, none), when asked.
+    std::uint64_t pte_table_of(Mm& mm, std::uint64_t addr, std::uint64_t* pmd_entry = nullptr, Desc* pmd_value = nullptr);
     // Splits the VMA spanning `addr` (if any) so that a VMA starts at `addr`.
     void split_vma_at(Mm& mm, std::uint64_t addr);
     // Merges neighbours of [start, end) with identical attributes (vma_merge).

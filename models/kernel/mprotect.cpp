@@ -56,8 +56,9 @@ long MmOps::change_protection(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint6
     while (addr < end) {
         const std::uint64_t next = m_k.geo.pmd_addr_end(addr, end);
         std::uint64_t pmd = 0;
-        std::uint64_t table = pte_table_of(mm, addr, &pmd);
-        if (pmd != 0 && table == 0 && pmd_leaf(m_k.tables.pmd_read(pmd))) {
+        Desc pmdval = 0;
+        std::uint64_t table = pte_table_of(mm, addr, &pmd, &pmdval);
+        if (table == 0 && pmd_leaf(pmdval)) {
             // change_pmd_range: a leaf wholly inside the range is changed in place (a
             // special one is left to its driver unless uffd-wp needs its entries); a partly
             // covered one is split first.

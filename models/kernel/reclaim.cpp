@@ -21,11 +21,11 @@ int MmOps::reclaim(Mm& mm, std::uint64_t addr, std::uint64_t len) {
         for (std::uint64_t a = s; a < e;) {
             const std::uint64_t next = m_k.geo.pmd_addr_end(a, e);
             std::uint64_t pmd = 0;
-            const std::uint64_t table = pte_table_of(mm, a, &pmd);
+            Desc pmdval = 0;
+            const std::uint64_t table = pte_table_of(mm, a, &pmd, &pmdval);
             if (table == 0) {
                 // A PMD-mapped THP is aged as one entry (pmdp_clear_flush_young, whose
                 // flush waits for completion).
-                const Desc pmdval = pmd != 0 ? m_k.tables.pmd_read(pmd) : 0;
                 if (pmd_leaf(pmdval) && !vma.pfnmap() && !is_huge_zero_pmd(pmdval)) {
                     pmdp_clear_flush_young(mm, pmd, a & ~(m_k.geo.pmd_size() - 1));
                     ++m_k.stats.reclaim_aged;

@@ -36,8 +36,9 @@ void MmOps::unmap_page_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64
     while (addr < end) {
         const std::uint64_t next = m_k.geo.pmd_addr_end(addr, end);
         std::uint64_t pmd = 0;
-        std::uint64_t table = pte_table_of(mm, addr, &pmd);
-        if (pmd != 0 && table == 0 && pmd_leaf(m_k.tables.pmd_read(pmd))) {
+        Desc pmdval = 0;
+        std::uint64_t table = pte_table_of(mm, addr, &pmd, &pmdval);
+        if (table == 0 && pmd_leaf(pmdval)) {
             // zap_pmd_range: a leaf wholly inside the range goes at once; a partly covered
             // one is split and its PTEs zapped.
             if (next - addr == pmd_size) {
