@@ -51,7 +51,7 @@ void MmOps::deposit_table(Mm& mm, std::uint64_t haddr, std::uint64_t table) { mm
 
 std::uint64_t MmOps::withdraw_table(Mm& mm, std::uint64_t haddr) {
     const auto it = mm.deposited.find(haddr);
-    if (it == mm.deposited.end()) return m_k.tables.pte_alloc_one();  // huge pfn maps deposit nothing
+    if (it == mm.deposited.end()) return m_k.tables.pte_alloc_one();  // every THP deposits one; never empty-handed
     const std::uint64_t table = it->second;
     mm.deposited.erase(it);
     return table;
@@ -108,7 +108,7 @@ void MmOps::split_huge_pmd_address(Mm& mm, std::uint64_t addr) {
     const std::uint64_t haddr = addr & ~(pmd_size - 1);
     if (vma == nullptr || haddr < vma->start || haddr + pmd_size > vma->end) return;
     const std::uint64_t pmd = m_k.tables.pmd_lookup(mm, addr);
-    if (pmd != 0 && pmd_leaf(m_k.tables.pmd_read(pmd))) split_huge_pmd(mm, *vma, pmd, addr);
+    if (pmd != 0) split_huge_pmd(mm, *vma, pmd, addr);  // it checks for a leaf itself
 }
 
 void MmOps::zap_huge_pmd(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t pmd_entry, std::uint64_t haddr) {
