@@ -12,6 +12,7 @@
 #include "sim/config_error.h"
 #include "sim/logging.h"
 #include "sim/output.h"
+#include "sim/platforms_cmd.h"
 #include "sim/run.h"
 #include "workloads/workload_error.h"
 
@@ -86,6 +87,9 @@ int cli_main(int argc, char** argv) {
     validate->add_option("config", config_path, "config file (JSON)")->required();
     validate->add_option("--set", sets, "override one key: KEY=VALUE");
 
+    CLI::App* platforms = app.add_subcommand("platforms", "list the platform presets and their main parameters");
+    platforms->add_flag("--json", json_out, "print the list as JSON instead of a table");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -122,6 +126,10 @@ int cli_main(int argc, char** argv) {
             std::cout << config_path << ": valid (platform " << rc.platform.name << ", kernel " << rc.kernel.version.name()
                       << ", " << (rc.workload.is_trace ? "trace " + rc.workload.trace_path : rc.workload.is_script ? std::string("script") : std::string("generator")) << ", "
                       << records << " records)\n";
+        } else if (*platforms) {
+            const json doc = platforms_json();
+            if (json_out) std::cout << stats_text(doc);
+            else std::cout << platforms_table(doc);
         }
     } catch (const ConfigError& e) {
         return fail(e.what());

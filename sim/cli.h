@@ -1,4 +1,4 @@
-// The command line: mmusim run | compare | validate (spec/config.md "Command line").
+// The command line: mmusim run | compare | validate | platforms (spec/config.md "Command line").
 #pragma once
 
 namespace mmusim::sim {

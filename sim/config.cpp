@@ -35,13 +35,8 @@ json load_platform(const std::string& spec, const fs::path& config_dir, const st
     } else {
         file = fs::path(platform_dir()) / (spec + ".json");
         if (!fs::exists(file)) {
-            std::vector<std::string> names;
-            std::error_code ec;
-            for (const auto& e : fs::directory_iterator(platform_dir(), ec))
-                if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
-            std::sort(names.begin(), names.end());
             std::string list;
-            for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+            for (const auto& n : platform_preset_names()) list += (list.empty() ? "" : ", ") + n;
             fail(where, "platform: \"" + spec + "\" is not a platform preset; presets in " + platform_dir() + ": " +
                             (list.empty() ? "(none)" : list) + "; or give a path to a platform JSON file, or an inline object");
         }
@@ -88,14 +83,19 @@ mmu::TlbConfig tlb_config(const json& level, const std::string& name) {
     return t;
 }
 
-void check_and_convert(RunConfig& rc, const std::string& where) {
-    const json& c = rc.resolved;
-    const json& p = c["platform"];
+// The checks of a schema-valid platform object that the schema cannot express.
+void check_platform(const json& p, const std::string& where) {
     for (const char* level : {"l1i", "l1d", "l2"}) check_tlb(p["tlb"][level], std::string("platform.tlb.") + level, where);
     if (p["cores"].get<int>() > 1)
         fail(where, "platform.cores: " + std::to_string(p["cores"].get<int>()) +
                         " cores are not supported yet; multi-core runs (threads placed on cores, broadcast TLBIs) are "
                         "still to come, allowed now: 1");
+}
+
+void check_and_convert(RunConfig& rc, const std::string& where) {
+    const json& c = rc.resolved;
+    const json& p = c["platform"];
+    check_platform(p, where);
 
     const json& k = c["kernel"];
     const auto version = kernel::KernelVersion::parse(k["version"].get<std::string>());
@@ -282,6 +282,23 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
 std::string platform_dir() {
     if (const char* env = std::getenv("MMUSIM_PLATFORM_DIR"); env != nullptr && *env != '\0') return env;
     return std::string(MMUSIM_SOURCE_DIR) + "/platforms";
+}
+
+std::vector<std::string> platform_preset_names() {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(platform_dir(), ec))
+        if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+json load_platform_preset(const std::string& name) {
+    const std::string file = (fs::path(platform_dir()) / (name + ".json")).string();
+    json p = load_platform(name, fs::path(), file);
+    validate(p, platform_schema(), "platform", Origin{file});
+    check_platform(p, file);
+    return p;
 }
 
 json read_json_file(const std::string& path) {

@@ -53,4 +53,12 @@ nlohmann::json read_json_file(const std::string& path);
 // The folder holding the platform presets (MMUSIM_PLATFORM_DIR, else the source tree's).
 std::string platform_dir();
 
+// The names of the presets in platform_dir() (its *.json files without the extension), sorted.
+std::vector<std::string> platform_preset_names();
+
+// Reads the preset NAME of platform_dir() and checks it as a run would (schema, TLB geometry,
+// core count). Returns the platform object with every default filled in; throws ConfigError
+// naming the file.
+nlohmann::json load_platform_preset(const std::string& name);
+
 }  // namespace mmusim::sim
