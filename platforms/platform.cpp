@@ -6,14 +6,16 @@
 
 namespace mmusim::platforms {
 
-Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& kernel,
-                   std::vector<std::unique_ptr<workloads::Source>> threads, bool allow_syscall_errors) {
+Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& kernel, std::vector<WorkloadThread> threads,
+                   bool allow_syscall_errors) {
     tlm_utils::tlm_quantumkeeper::set_global_quantum(cycles_to_time(platform.quantum));
+    if (platform.cores > 1) m_smp = std::make_unique<SmpState>(static_cast<unsigned>(threads.size()));
     m_mem = std::make_unique<memory::PhysMem>("phys_mem", platform.memory_latency);
     m_dvm = std::make_unique<dvm::Dvm>("dvm", platform.cores);
     m_kernel = std::make_unique<kernel::Kernel>("kernel", kernel);
     m_kernel->mem_socket.bind(m_mem->socket);
     m_kernel->dvm_socket.bind(m_dvm->socket);
+    m_kernel->set_smp(m_smp.get());
 
     mmu::MmuConfig mc;
     mc.l1i = platform.l1i;
@@ -23,6 +25,7 @@ Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& k
     mc.walker.honour_cont = platform.features.honour_cont;
     mc.walker.hafdbs = platform.features.hafdbs;
     mc.conflict_abort = platform.features.conflict_abort;
+    mc.smp = m_smp.get();
     for (unsigned i = 0; i < platform.cores; ++i) {
         const std::string id = std::to_string(i);
         m_mmus.push_back(std::make_unique<mmu::Mmu>(("mmu" + id).c_str(), mc));
@@ -32,7 +35,14 @@ Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& k
         cc.id = i;
         cc.allow_errors = allow_syscall_errors;
         cc.cpi_milli = platform.cpi_milli;
-        std::unique_ptr<workloads::Source> source = i < threads.size() ? std::move(threads[i]) : nullptr;
+        cc.smp = m_smp.get();
+        std::unique_ptr<workloads::Source> source;
+        for (unsigned t = 0; t < threads.size(); ++t) {
+            if (threads[t].core != i || threads[t].source == nullptr) continue;
+            source = std::move(threads[t].source);
+            cc.thread = t;
+            cc.wait_for_spawn = threads[t].wait_for_spawn && m_smp != nullptr;
+        }
         m_cores.push_back(std::make_unique<core::Core>(("core" + id).c_str(), cc, std::move(source)));
         m_cores.back()->mmu_socket.bind(m_mmus.back()->cpu_socket);
         m_cores.back()->kernel_socket.bind(m_kernel->socket);

@@ -15,11 +15,19 @@
 
 namespace mmusim::platforms {
 
+// One thread of the workload process and the core it runs on.
+struct WorkloadThread {
+    std::unique_ptr<workloads::Source> source;
+    unsigned core = 0;
+    bool wait_for_spawn = false;  // starts when another thread spawns it (scripts)
+};
+
 class Platform {
 public:
-    // One workload source per core (threads are placed on cores in order).
-    Platform(const PlatformConfig& platform, const kernel::KernelConfig& kernel,
-             std::vector<std::unique_ptr<workloads::Source>> threads, bool allow_syscall_errors = false);
+    // At most one thread per core; cores without a thread stay idle (they still receive
+    // broadcast maintenance).
+    Platform(const PlatformConfig& platform, const kernel::KernelConfig& kernel, std::vector<WorkloadThread> threads,
+             bool allow_syscall_errors = false);
     ~Platform();
 
     unsigned cores() const { return static_cast<unsigned>(m_cores.size()); }
@@ -29,6 +37,7 @@ public:
     memory::PhysMem& memory() { return *m_mem; }
 
 private:
+    std::unique_ptr<SmpState> m_smp;  // multi-core runs only
     std::unique_ptr<memory::PhysMem> m_mem;
     std::unique_ptr<dvm::Dvm> m_dvm;
     std::unique_ptr<kernel::Kernel> m_kernel;

@@ -86,10 +86,43 @@ mmu::TlbConfig tlb_config(const json& level, const std::string& name) {
 // The checks of a schema-valid platform object that the schema cannot express.
 void check_platform(const json& p, const std::string& where) {
     for (const char* level : {"l1i", "l1d", "l2"}) check_tlb(p["tlb"][level], std::string("platform.tlb.") + level, where);
-    if (p["cores"].get<int>() > 1)
-        fail(where, "platform.cores: " + std::to_string(p["cores"].get<int>()) +
-                        " cores are not supported yet; multi-core runs (threads placed on cores, broadcast TLBIs) are "
-                        "still to come, allowed now: 1");
+}
+
+// Threads and their cores (workload.threads, workload.placement), once the thread count is known.
+void check_placement(RunConfig& rc, unsigned threads, const std::string& where) {
+    WorkloadConfig& wc = rc.workload;
+    const unsigned cores = rc.platform.cores;
+    const json& given = rc.resolved["workload"]["threads"];
+    if (given.get<unsigned>() != 1 && given.get<unsigned>() != threads)
+        fail(where, "workload.threads: " + given.dump() + " does not match the script, which has " + std::to_string(threads) +
+                        " thread(s) (the main ops and workload.script.threads); leave workload.threads out for scripts");
+    rc.resolved["workload"]["threads"] = threads;
+    if (threads > cores)
+        fail(where, "workload.threads: " + std::to_string(threads) + " threads need as many cores, the platform has " +
+                        std::to_string(cores) + "; allowed: at most platform.cores threads (one thread per core; set "
+                        "platform.cores, e.g. --set platform.cores=" + std::to_string(threads) + ")");
+    wc.threads = threads;
+    const json& pl = rc.resolved["workload"]["placement"];
+    if (!pl.is_array())
+        fail(where, "workload.placement: found " + pl.dump() + "; expected a list of core numbers, one per thread, e.g. [0, 1]");
+    if (pl.empty()) {
+        for (unsigned t = 0; t < threads; ++t) wc.placement.push_back(t);
+        rc.resolved["workload"]["placement"] = wc.placement;
+        return;
+    }
+    if (pl.size() != threads)
+        fail(where, "workload.placement: lists " + std::to_string(pl.size()) + " core(s) for " + std::to_string(threads) +
+                        " thread(s); give one core per thread, or [] for thread t on core t");
+    std::vector<bool> used(cores, false);
+    for (std::size_t t = 0; t < pl.size(); ++t) {
+        const std::string at = "workload.placement[" + std::to_string(t) + "]";
+        if (!pl[t].is_number_unsigned() || pl[t].get<std::uint64_t>() >= cores)
+            fail(where, at + ": found " + pl[t].dump() + "; allowed: a core number from 0 to " + std::to_string(cores - 1));
+        const auto core = pl[t].get<unsigned>();
+        if (used[core]) fail(where, at + ": core " + std::to_string(core) + " already runs another thread; one thread per core");
+        used[core] = true;
+        wc.placement.push_back(core);
+    }
 }
 
 void check_and_convert(RunConfig& rc, const std::string& where) {
@@ -185,6 +218,7 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     kcost.atomic = cost["atomic"].get<std::uint64_t>();
     kcost.tlbi_local = cost["tlbi_local"].get<std::uint64_t>();
     kcost.tlbi_broadcast = cost["tlbi_broadcast"].get<std::uint64_t>();
+    kcost.tlbi_broadcast_per_core = cost["tlbi_broadcast_per_core"].get<std::uint64_t>();
     kcost.dsb_ishst = cost["dsb_ishst"].get<std::uint64_t>();
     kcost.dsb_ish = cost["dsb_ish"].get<std::uint64_t>();
     kcost.dsb_nshst = cost["dsb_nshst"].get<std::uint64_t>();
@@ -193,6 +227,7 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     kcost.syscall_entry_exit = cost["syscall_entry_exit"].get<std::uint64_t>();
     kcost.context_switch = cost["context_switch"].get<std::uint64_t>();
     kc.memory_bytes = pc.memory_size;
+    kc.cores = pc.cores;
     kc.tlbirange = pc.features.tlbirange;
     kc.bbml2_noabort = pc.features.bbml2_noabort;
     kc.hafdbs = pc.features.hafdbs;
@@ -226,6 +261,7 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
         json& resolved = rc.resolved["workload"]["script"];
         if (!resolved.contains("allow_errors")) resolved["allow_errors"] = false;
         if (!resolved.contains("regions")) resolved["regions"] = json::array();
+        check_placement(rc, 1 + static_cast<unsigned>(wc.script->threads.size()), where);
         return;
     }
     if (w.contains("trace")) {
@@ -238,6 +274,10 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
             fail(where, "workload.trace.path: \"" + tp.string() + "\" (" + wc.trace_path + ") " +
                             (fs::exists(wc.trace_path, ec) ? "is not a regular file" : "does not exist") +
                             "; paths in a config are relative to the config file's folder");
+        if (w["threads"].get<unsigned>() != 1)
+            fail(where, "workload.threads: " + w["threads"].dump() +
+                            "; a trace is the record of one thread, allowed: 1 (give a generator or a script for more threads)");
+        check_placement(rc, 1, where);
         return;
     }
     const json& g = w["generator"];
@@ -258,6 +298,7 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     gp.code_base = address_of(g["code_base"]);
     gp.code_length = size_of(g["code_length"]);
     gp.seed = rc.seed;
+    check_placement(rc, w["threads"].get<unsigned>(), where);
     const std::string gpath = "workload.generator";
     if (gp.length < gp.access_size) fail(where, gpath + ".length: " + g["length"].get<std::string>() + " is smaller than access_size");
     if (gp.base < geo.page_size() || gp.base + gp.length > arch::kUserVaEnd || gp.base + gp.length < gp.base)

@@ -23,7 +23,9 @@ struct WorkloadConfig {
     workloads::GeneratorParams generator;
     bool is_script = false;
     std::shared_ptr<const workloads::Script> script;  // parsed and checked once, at load
-    std::uint64_t max_records = 0;  // 0 = all
+    std::uint64_t max_records = 0;  // 0 = all, per thread
+    unsigned threads = 1;
+    std::vector<unsigned> placement;  // core of each thread
 };
 
 struct RunConfig {

@@ -15,20 +15,24 @@
 
 namespace mmusim::sim {
 
-std::unique_ptr<workloads::Source> open_workload(const RunConfig& config) {
+std::unique_ptr<workloads::Source> open_workload(const RunConfig& config, unsigned thread) {
     const WorkloadConfig& w = config.workload;
     // A script ends itself at max_records, so that its Kernel records still reach syscall().
-    if (w.is_script) return std::make_unique<workloads::ScriptSource>(w.script, config.seed, w.max_records);
+    if (w.is_script) return std::make_unique<workloads::ScriptSource>(w.script, config.seed, w.max_records, thread);
+    workloads::GeneratorParams generator = w.generator;
+    generator.seed += thread;
     std::unique_ptr<workloads::Source> source =
-        w.is_trace ? workloads::open_lackey(w.trace_path) : workloads::make_generator(w.generator);
+        w.is_trace ? workloads::open_lackey(w.trace_path) : workloads::make_generator(generator);
     if (w.max_records != 0) source = std::make_unique<workloads::LimitedSource>(std::move(source), w.max_records);
     return source;
 }
 
 nlohmann::json run_simulation(const RunConfig& config) {
     // Open the workload first: a missing or unreadable trace fails before anything runs.
-    std::vector<std::unique_ptr<workloads::Source>> threads;
-    threads.push_back(open_workload(config));
+    std::vector<platforms::WorkloadThread> threads;
+    for (unsigned t = 0; t < config.workload.threads; ++t)
+        threads.push_back(platforms::WorkloadThread{open_workload(config, t), config.workload.placement[t],
+                                                    config.workload.is_script && t > 0});
 
     fresh_systemc_context();
     auto log = logger("sim");
@@ -40,7 +44,14 @@ nlohmann::json run_simulation(const RunConfig& config) {
     for (unsigned i = 0; i < platform.cores(); ++i) {
         const core::Core& core = platform.core(i);
         if (!core.error().empty()) throw RunError(core.error());
-        if (!core.done()) throw RunError("core " + std::to_string(i) + " did not finish its workload");
+    }
+    for (unsigned i = 0; i < platform.cores(); ++i) {
+        const core::Core& core = platform.core(i);
+        if (core.done()) continue;
+        if (core.stats().records == 0)
+            throw RunError("core " + std::to_string(i) + " never started its thread: the main thread ended before the spawn "
+                           "op that starts it (was it cut short by workload.max_records?)");
+        throw RunError("core " + std::to_string(i) + " did not finish its workload");
     }
     nlohmann::json stats = collect_stats(config, platform);
     log->info("done: {} records, {} cycles", stats["workload"]["records"].get<std::uint64_t>(),

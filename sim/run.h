@@ -20,7 +20,7 @@ public:
 };
 
 // Opens the configured workload (trace reader or generator, limited by max_records).
-std::unique_ptr<workloads::Source> open_workload(const RunConfig& config);
+std::unique_ptr<workloads::Source> open_workload(const RunConfig& config, unsigned thread = 0);
 
 nlohmann::json run_simulation(const RunConfig& config);
 

@@ -91,6 +91,8 @@ Field build_platform_schema() {
                  cycles("atomic", 20, "extra cost of an exchange or compare-and-swap over a plain access"),
                  cycles("tlbi_local", 10, "one local TLBI"),
                  cycles("tlbi_broadcast", 100, "one broadcast (inner-shareable) TLBI"),
+                 cycles("tlbi_broadcast_per_core", 20,
+                        "completion of a broadcast TLBI, per other core: added to the DSB ISH that waits for it"),
                  cycles("dsb_ishst", 20, "DSB ISHST"), cycles("dsb_ish", 150, "DSB ISH"),
                  cycles("dsb_nshst", 5, "DSB NSHST"), cycles("dsb_nsh", 20, "DSB NSH"),
                  cycles("isb", 20, "ISB"),
@@ -121,7 +123,13 @@ Field build_config_schema() {
         {optional(trace), optional(generator), optional(script),
          choice("layout", "auto", {"auto"},
                 "address-space layout of traces and generators (a script starts with an empty address space and maps its own regions)"),
-         integer("max_records", 0, 0, std::numeric_limits<std::int64_t>::max(), "stop after this many records (0: all)")});
+         integer("max_records", 0, 0, std::numeric_limits<std::int64_t>::max(),
+                 "stop after this many records (0: all), counted per thread"),
+         integer("threads", 1, 1, 256,
+                 "threads of the process: a generator runs one stream per thread (thread t seeded with seed + t); a "
+                 "script declares its threads in script.threads; a trace is one thread"),
+         leaf("placement", FieldKind::Json, json::array(),
+              "the core of each thread, e.g. [0, 2]; [] = thread t on core t; one thread per core")});
     Field kernel = object("kernel", "the Linux arm64 kernel model",
         {leaf("version", FieldKind::String, "6.17", "kernel behaviour era: 6.9 or later (e.g. 6.9, 6.16, 6.17, 6.19) or current"),
          choice("granule", "4K", {"4K", "16K", "64K"}, "translation granule"),

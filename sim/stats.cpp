@@ -22,7 +22,9 @@ json mmu_json(const mmu::MmuStats& s) {
                 {"hw_access_flag_updates", s.hw_access_flag_updates},
                 {"hw_dirty_updates", s.hw_dirty_updates},
                 {"faults", s.faults},
-                {"tlbi_received", s.tlbi_received}};
+                {"tlbi_received", s.tlbi_received},
+                {"stale_tlb_hits", s.stale_tlb_hits},
+                {"stale_tlb_writes", s.stale_tlb_writes}};
 }
 
 json ratio(std::uint64_t num, std::uint64_t den) { return den == 0 ? json(nullptr) : json(static_cast<double>(num) / static_cast<double>(den)); }
@@ -83,6 +85,9 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
                               {"requests", lazy.requests}, {"deferred", lazy.deferred}, {"emitted", lazy.emitted},
                               {"warnings", lazy.warnings}}},
                 {"by_op", by_op},
+                {"smp", {{"sync_points", k.sync_points}, {"lock_waits", k.lock_waits}, {"lock_wait_cycles", k.lock_wait_cycles},
+                         {"lockless_none", k.lockless_none}, {"lockless_retries", k.lockless_retries},
+                         {"threads_spawned", k.threads_spawned}}},
                 {"events", {{"context_switches", k.context_switches}, {"uffd_events", k.uffd_events},
                             {"uffd_wp_async_resolved", k.uffd_wp_async_resolved},
                             {"uffd_markers_installed", k.uffd_markers_installed},
@@ -129,6 +134,8 @@ json collect_stats(const RunConfig& config, platforms::Platform& platform) {
         mmu_total.hw_dirty_updates += ms.hw_dirty_updates;
         mmu_total.faults += ms.faults;
         mmu_total.tlbi_received += ms.tlbi_received;
+        mmu_total.stale_tlb_hits += ms.stale_tlb_hits;
+        mmu_total.stale_tlb_writes += ms.stale_tlb_writes;
         cycles = std::max(cycles, cs.cycles);
         records += cs.records;
         requests += cs.requests;

@@ -159,7 +159,8 @@ unsigned read_prot(const json& v, const std::string& path) {
 // ---- the parser -----------------------------------------------------------------------
 
 const Names kOpNames = {"mmap",   "munmap", "mprotect",   "madvise", "uffd_register", "uffd_unregister", "uffd_wp",
-                        "reclaim", "fork",  "exit",       "kernel_map", "access",     "loop"};
+                        "reclaim", "fork",  "exit",       "kernel_map", "access",     "loop",            "spawn",
+                        "numa_scan"};
 const Names kRangeKeys = {"region", "offset", "size"};
 const Names kMapTypes = {"anon", "file", "pfnmap", "huge_pfnmap"};
 const Names kFileKeys = {"file", "file_offset", "file_folio"};
@@ -201,13 +202,20 @@ private:
     unsigned file_named(const std::string& name);
     ScriptOp kernel_op(kernel::Syscall sc);
 
+    void parse_thread_names(const json& v, const std::string& path);
+    ScriptOp parse_spawn(const json& v, const std::string& path, unsigned depth);
+
     std::string m_base;
     Script m_script;
     std::map<std::string, unsigned> m_process_ids;  // children, by name
+    std::map<std::string, unsigned> m_thread_ids;   // threads by name: 1, 2, ...
+    std::vector<std::string> m_thread_names;
+    std::vector<bool> m_spawned;                    // by thread index - 1
+    bool m_in_thread = false;                       // parsing the ops of a thread other than the first
 };
 
 Script Parser::parse(const json& doc) {
-    const Names keys = {"allow_errors", "regions", "ops"};
+    const Names keys = {"allow_errors", "regions", "ops", "threads"};
     if (!doc.is_object())
         fail(m_base, found(doc) + "; expected an object with keys: " + join(keys) + ", e.g. {\"regions\": [{\"name\": \"heap\", "
                      "\"size\": \"1M\"}], \"ops\": [{\"op\": \"mmap\", \"region\": \"heap\"}]}");
@@ -219,8 +227,58 @@ Script Parser::parse(const json& doc) {
     if (doc.contains("regions")) parse_regions(doc["regions"], key_path(m_base, "regions"));
     if (!doc.contains("ops"))
         fail(key_path(m_base, "ops"), "is required (the list of operations the script runs, e.g. [{\"op\": \"mmap\", \"region\": \"heap\"}])");
+    // Thread names first, so that the main ops can spawn them.
+    if (doc.contains("threads")) parse_thread_names(doc["threads"], key_path(m_base, "threads"));
     m_script.ops = parse_ops(doc["ops"], key_path(m_base, "ops"), 0);
+    m_in_thread = true;
+    for (std::size_t i = 0; i < m_script.threads.size(); ++i) {
+        const std::string tp = item_path(key_path(m_base, "threads"), i);
+        const json& t = doc["threads"][i];
+        if (!t.contains("ops")) fail(key_path(tp, "ops"), "is required (the operations the thread runs)");
+        m_script.threads[i].ops = parse_ops(t["ops"], key_path(tp, "ops"), 0);
+        if (!m_spawned[i])
+            fail(tp, "thread " + in_quotes(m_script.threads[i].name) + " is never started; add {\"op\": \"spawn\", \"thread\": " +
+                         in_quotes(m_script.threads[i].name) + "} to the ops of the main thread");
+    }
     return std::move(m_script);
+}
+
+void Parser::parse_thread_names(const json& v, const std::string& path) {
+    const std::string example = "[{\"name\": \"worker\", \"ops\": [...]}]";
+    if (!v.is_array()) fail(path, found(v) + "; expected a list of threads such as " + example);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::string tp = item_path(path, i);
+        const json& t = v[i];
+        if (!t.is_object()) fail(tp, found(t) + "; expected a thread, an object such as {\"name\": \"worker\", \"ops\": [...]}");
+        check_keys(t, tp, "a thread", {"name", "ops"});
+        if (!t.contains("name")) fail(key_path(tp, "name"), "is required (the name that a spawn op gives as \"thread\")");
+        const std::string name = read_string(t["name"], key_path(tp, "name"), "the thread's name");
+        if (name == "main") fail(key_path(tp, "name"), "\"main\" is the first thread (the script's own ops); name this one otherwise");
+        if (m_thread_ids.count(name) != 0) fail(key_path(tp, "name"), in_quotes(name) + " names two threads; thread names must differ");
+        m_thread_ids[name] = static_cast<unsigned>(i + 1);
+        m_thread_names.push_back(name);
+        m_script.threads.push_back(ScriptThread{name, {}});
+        m_spawned.push_back(false);
+    }
+}
+
+ScriptOp Parser::parse_spawn(const json& v, const std::string& path, unsigned depth) {
+    check_keys(v, path, "op spawn", {"op", "thread"});
+    if (m_in_thread) fail(key_path(path, "op"), "a thread cannot spawn; spawn ops belong to the main thread's ops");
+    if (depth != 0) fail(key_path(path, "op"), "spawn inside a loop would start its thread more than once; put it at the top level");
+    if (!v.contains("thread")) fail(key_path(path, "thread"), "is required (the name of a thread in workload.script.threads)");
+    const std::string name = read_string(v["thread"], key_path(path, "thread"), "the name of a thread");
+    const auto it = m_thread_ids.find(name);
+    const std::string known = m_thread_names.empty() ? "none (declare them in workload.script.threads)" : join(m_thread_names);
+    if (it == m_thread_ids.end())
+        fail(key_path(path, "thread"), in_quotes(name) + " is not a thread" + listing(m_thread_names, name, "threads", known));
+    if (m_spawned[it->second - 1]) fail(key_path(path, "thread"), in_quotes(name) + " is already spawned; each thread starts once");
+    m_spawned[it->second - 1] = true;
+    kernel::Syscall sc;
+    sc.origin = path;
+    sc.op = kernel::SyscallOp::Spawn;
+    sc.child = it->second;
+    return kernel_op(std::move(sc));
 }
 
 void Parser::parse_regions(const json& v, const std::string& path) {
@@ -307,6 +365,14 @@ ScriptOp Parser::parse_op(const json& v, const std::string& path, unsigned depth
         fail(key_path(path, "op"), in_quotes(name) + " is not an operation" + listing(kOpNames, name, "allowed", join(kOpNames)));
     const std::string what = "op " + name;
 
+    if (name == "spawn") return parse_spawn(v, path, depth);
+    if (m_in_thread) {
+        // The other threads belong to the main process and do not fork or exit it.
+        if (name == "fork" || name == "exit")
+            fail(key_path(path, "op"), in_quotes(name) + " is for the main thread; a thread's ops may not fork or exit");
+        if (v.contains("process"))
+            fail(key_path(path, "process"), "a thread runs in the main process; \"process\" is not allowed in its ops");
+    }
     if (name == "loop") return parse_loop(v, path, depth);
     if (name == "access") return parse_access(v, path);
 
@@ -376,6 +442,8 @@ ScriptOp Parser::parse_op(const json& v, const std::string& path, unsigned depth
         sc.op = kernel::SyscallOp::UffdWriteprotect;
         if (v.contains("protect"))
             sc.protect = read_bool(v["protect"], key_path(path, "protect"), "true sets write protection, false clears it");
+    } else if (name == "numa_scan") {
+        sc.op = kernel::SyscallOp::NumaScan;
     } else {
         sc.op = kernel::SyscallOp::Reclaim;
     }

@@ -75,6 +75,13 @@ struct ScriptOp {
     std::string origin;            // Loop: its key path
 };
 
+// A thread of the main process besides the first one: its own program, started by a `spawn`
+// op of the main thread, run on the core the placement gives it.
+struct ScriptThread {
+    std::string name;
+    std::vector<ScriptOp> ops;
+};
+
 struct Script {
     bool allow_errors = false;  // a kernel call answering -errno is counted (true) or stops the run
     std::vector<ScriptRegion> regions;      // in declaration order, addresses resolved
@@ -82,7 +89,8 @@ struct Script {
     std::vector<std::string> files;         // names by file number (Syscall::file)
     std::vector<kernel::Syscall> syscalls;  // by op, in document order; Kernel records index it
     std::vector<ScriptAccess> accesses;     // by op, in document order
-    std::vector<ScriptOp> ops;              // the program
+    std::vector<ScriptOp> ops;              // the program (of the first thread)
+    std::vector<ScriptThread> threads;      // threads 1, 2, ... by index - 1
 };
 
 // Parses and checks `doc`, the value of workload.script; key paths in messages start with

@@ -17,14 +17,15 @@ std::uint64_t derived_seed(std::uint64_t seed, int index) {
 
 }  // namespace
 
-ScriptSource::ScriptSource(std::shared_ptr<const Script> script, std::uint64_t seed, std::uint64_t limit)
+ScriptSource::ScriptSource(std::shared_ptr<const Script> script, std::uint64_t seed, std::uint64_t limit, unsigned thread)
     : m_script(std::move(script)),
-      m_name("script (seed " + std::to_string(seed) + ")"),
+      m_name((thread == 0 ? std::string("script") : "script thread " + std::to_string(thread)) + " (seed " +
+             std::to_string(seed) + ")"),
       m_left(limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit),
-      m_address_rng(derived_seed(seed, 0)),
-      m_kind_rng(derived_seed(seed, 1)) {
+      m_address_rng(derived_seed(seed, 2 * static_cast<int>(thread))),
+      m_kind_rng(derived_seed(seed, 2 * static_cast<int>(thread) + 1)) {
     m_stack.reserve(kScriptMaxLoopDepth + 1);
-    m_stack.push_back(Frame{&m_script->ops, 0, 1});
+    m_stack.push_back(Frame{thread == 0 ? &m_script->ops : &m_script->threads.at(thread - 1).ops, 0, 1});
 }
 
 const kernel::Syscall* ScriptSource::syscall(std::uint64_t index) const {

@@ -20,8 +20,10 @@ namespace mmusim::workloads {
 // order: the records are fully determined by the script and the seed.
 class ScriptSource final : public Source {
 public:
-    // `limit` > 0 ends the stream after that many records (workload.max_records).
-    ScriptSource(std::shared_ptr<const Script> script, std::uint64_t seed, std::uint64_t limit = 0);
+    // `limit` > 0 ends the stream after that many records (workload.max_records). `thread`
+    // selects the program: 0 the script's ops, i > 0 those of threads[i - 1]; each thread
+    // draws from its own streams.
+    ScriptSource(std::shared_ptr<const Script> script, std::uint64_t seed, std::uint64_t limit = 0, unsigned thread = 0);
 
     std::size_t next(Record* out, std::size_t max) override;
     const kernel::Syscall* syscall(std::uint64_t index) const override;

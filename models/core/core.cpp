@@ -42,6 +42,7 @@ Core::~Core() {
 void Core::fail(const std::string& message) { throw StopRun(message); }
 
 void Core::run() {
+    if (m_config.wait_for_spawn) sc_core::wait(*m_config.smp->start_events[m_config.thread]);
     try {
         for (; m_source != nullptr;) {
             const std::size_t n = m_source->next(m_buffer.data(), kBatch);
@@ -98,7 +99,7 @@ void Core::translate(std::uint64_t va, arch::Access access) {
         mmu_socket->b_transport(m_trans, delay);
         if (m_ext.fault == arch::FaultKind::None) {
             m_qk.set(delay);
-            if (m_qk.need_sync()) m_qk.sync();
+            if (m_qk.need_sync() || reached_window_end()) m_qk.sync();
             return;
         }
         if (m_ext.fault == arch::FaultKind::TlbConflict) {
@@ -127,9 +128,18 @@ void Core::translate(std::uint64_t va, arch::Access access) {
 
 void Core::call_kernel(sc_core::sc_time& delay) {
     m_call.error.clear();
-    const sc_core::sc_time before = delay;
+    if (m_config.smp != nullptr) {
+        // Multi-core: enter the kernel at this core's own time, so that kernel calls of all
+        // cores happen in simulated-time order (the others are at least this far).
+        m_qk.set(delay);
+        m_qk.sync();
+        delay = sc_core::SC_ZERO_TIME;
+    }
+    // In multi-core runs the kernel may wait (for another core's call, or for the others to
+    // catch up), so the call's time is measured on the absolute clock.
+    const sc_core::sc_time before = sc_core::sc_time_stamp() + delay;
     kernel_socket->b_transport(m_call_trans, delay);
-    m_stats.kernel_cycles += time_to_cycles(delay - before);
+    m_stats.kernel_cycles += time_to_cycles(sc_core::sc_time_stamp() + delay - before);
     m_qk.set(delay);
     if (!m_call_trans.is_response_ok()) {
         std::ostringstream os;
@@ -163,6 +173,8 @@ void Core::kernel_call(const workloads::Record& r) {
     sc_core::sc_time delay = m_qk.get_local_time();
     call_kernel(delay);
     ++m_stats.syscalls;
+    if (call->op == kernel::SyscallOp::Spawn && m_call.result == 0 && m_config.smp != nullptr)
+        m_config.smp->start_thread(call->child, m_qk.get_local_time());
     if (m_call.result < 0) {
         ++m_stats.syscall_errors;
         if (!m_config.allow_errors) {

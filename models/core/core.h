@@ -14,6 +14,7 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/tlm_quantumkeeper.h>
 
+#include "models/common/smp.h"
 #include "models/kernel/kernel_call_ext.h"
 #include "models/mmu/translation_ext.h"
 #include "workloads/source.h"
@@ -25,6 +26,11 @@ struct CoreConfig {
     unsigned max_attempts = 8;  // attempts of one request before the run stops with an error
     bool allow_errors = false;  // a failing system call is counted (true) or ends the run
     std::uint64_t cpi_milli = 0;  // base cycles per instruction (thousandths), added per instruction fetch
+    // Multi-core runs: the shared state, the workload thread this core runs, and whether that
+    // thread waits for the spawn that starts it.
+    SmpState* smp = nullptr;
+    unsigned thread = 0;
+    bool wait_for_spawn = false;
 };
 
 struct CoreStats {
@@ -61,6 +67,11 @@ private:
     void switch_to(unsigned process);
     // One call into the kernel; a failure ends the run.
     void call_kernel(sc_core::sc_time& delay);
+    // True when another core waits inside the kernel and this core has reached that time.
+    bool reached_window_end() const {
+        return m_config.smp != nullptr && m_config.smp->window_open && m_config.smp->window_core != m_config.id &&
+               sc_core::sc_time_stamp() + m_qk.get_local_time() >= m_config.smp->window_end;
+    }
     [[noreturn]] void fail(const std::string& message);
 
     CoreConfig m_config;

@@ -186,7 +186,16 @@ void Pgtable::contpte_convert(const Mm& mm, std::uint64_t addr, std::uint64_t pt
     if (!skip_tlbi)
         m_flush.flush_tlb_range(mm, start_addr, start_addr + m_geo.cont_pte_size(), m_geo.page_size(), true, 3);
     // Make: rewrite the block with the new contiguity.
-    __set_ptes(mm, start_addr, start_ptep, pte, n);
+    if (!m_flush.observed() || !mm.user) {
+        __set_ptes(mm, start_addr, start_ptep, pte, n);
+        return;
+    }
+    // Multi-core: the other cores may look at the block between two stores (a lockless
+    // reader then finds a folded target whose later siblings are still clear, and retries).
+    for (unsigned i = 0; i < n; ++i) {
+        __set_ptes(mm, start_addr + (std::uint64_t{i} << m_geo.page_shift), start_ptep + 8 * i, pfn_pte(pte_pfn(pte) + i, pte), 1);
+        if (i + 1 < n) m_flush.observable_point();
+    }
 }
 
 void Pgtable::contpte_set_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte, unsigned nr) {
@@ -295,6 +304,21 @@ Desc Pgtable::contpte_ptep_get_lockless(std::uint64_t orig_ptep) {
         if (!retry) return orig_pte;
     }
     throw std::logic_error("ptep_get_lockless: a folded block never became consistent");
+}
+
+Pgtable::LocklessView Pgtable::lockless_view(std::uint64_t ptep) {
+    const Desc target = m_mem.peek(ptep);
+    if (target == 0) return LocklessView::None;
+    if (!contpte_enabled() || !arch::desc_valid_cont(target)) return LocklessView::Single;
+    const Desc prot = normalised_prot(target);
+    std::uint64_t p = contpte_align_down(ptep);
+    std::uint64_t pfn = pte_pfn(target) - (ptep - p) / 8;
+    for (unsigned i = 0; i < m_geo.cont_ptes(); ++i, p += 8, ++pfn) {
+        const Desc pte = m_mem.peek(p);
+        if (!arch::desc_valid_cont(pte) || pte_pfn(pte) != pfn || normalised_prot(pte) != prot)
+            return LocklessView::Inconsistent;
+    }
+    return LocklessView::Consistent;
 }
 
 }  // namespace mmusim::kernel

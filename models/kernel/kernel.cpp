@@ -153,6 +153,11 @@ int Kernel::dispatch(const Syscall& call) {
         case SyscallOp::UffdWriteprotect: return m_ops->uffd_writeprotect(mm, call.addr, call.len, call.protect);
         case SyscallOp::Reclaim: return m_ops->reclaim(mm, call.addr, call.len);
         case SyscallOp::KernelMap: m_kmap->vmalloc_cycle(call.pages, call.in_interrupt); return 0;
+        case SyscallOp::NumaScan: return m_ops->numa_scan(mm, call.addr, call.len);
+        case SyscallOp::Spawn:
+            // clone(CLONE_VM): a new thread of the process; the caller's core starts it.
+            ++m_stats.threads_spawned;
+            return 0;
     }
     return -err::kEinval;
 }
@@ -186,10 +191,102 @@ const char* Kernel::fault(unsigned process, const FaultRequest& request) {
     return path;
 }
 
+void Kernel::set_smp(SmpState* smp) {
+    m_smp = smp;
+    m_flush.set_observer(smp != nullptr ? this : nullptr);
+}
+
+std::uint64_t Kernel::peek_pte_address(const Mm& mm, std::uint64_t va) {
+    const arch::Geometry& geo = m_ctx.geo;
+    std::uint64_t table = mm.pgd_pa;
+    for (unsigned level = geo.start_level; level < 3; ++level) {
+        const arch::Desc d = m_mem.peek(table + geo.index(va, level) * 8);
+        if (!arch::desc_valid(d) || !arch::desc_is_table_or_page(d)) return 0;
+        table = arch::desc_oa(d, geo.page_shift);
+    }
+    return table + geo.index(va, 3) * 8;
+}
+
+void Kernel::lockless_read_at_entry(const KernelCallExt& call) {
+    // handle_pte_fault reads the faulting entry with ptep_get_lockless before it takes the PTE
+    // lock, so it may see a convert of the holder half-way: a cleared entry (it goes on as if
+    // the entry were none, and the locked path finds it mapped), or a block whose entries do
+    // not agree yet (it reads again, here at each step of the holder, until they do).
+    if (!has_process(call.process)) return;
+    const std::uint64_t ptep = peek_pte_address(mm(call.process), call.va);
+    if (ptep == 0) return;
+    for (;;) {
+        const Pgtable::LocklessView view = m_pgtable.lockless_view(ptep);
+        if (view == Pgtable::LocklessView::Inconsistent && m_owner >= 0) {
+            ++m_stats.lockless_retries;
+            sc_core::wait(m_progress);
+            continue;
+        }
+        if (view == Pgtable::LocklessView::None && m_owner >= 0) ++m_stats.lockless_none;
+        return;
+    }
+}
+
+void Kernel::acquire(const KernelCallExt& call, sc_core::sc_time& delay) {
+    if (m_owner < 0 || m_owner == static_cast<int>(call.core)) {
+        m_owner = static_cast<int>(call.core);
+        return;
+    }
+    // Another core's call is inside the kernel (it is waiting at a synchronisation point).
+    ++m_stats.lock_waits;
+    ++m_waiters;
+    sc_core::wait(delay);
+    delay = sc_core::SC_ZERO_TIME;
+    const sc_core::sc_time start = sc_core::sc_time_stamp();
+    if (call.kind == KernelCallExt::Kind::PageFault && m_owner_in_fault) lockless_read_at_entry(call);
+    while (m_owner >= 0) sc_core::wait(m_released);
+    m_stats.lock_wait_cycles += time_to_cycles(sc_core::sc_time_stamp() - start);
+    --m_waiters;
+    m_owner = static_cast<int>(call.core);
+}
+
+void Kernel::release(sc_core::sc_time& delay) {
+    if (m_waiters > 0) {
+        // Others wait for the kernel: they get it when this call really ends.
+        sc_core::wait(delay);
+        delay = sc_core::SC_ZERO_TIME;
+    }
+    m_owner = -1;
+    m_owner_in_fault = false;
+    m_released.notify();
+    m_progress.notify();
+}
+
+void Kernel::observable_point() {
+    if (m_call_delay == nullptr) return;  // not inside a core's call (set-up, tests)
+    // This core's local time: wait until then, so that the others run up to it and see the
+    // tables as they are now; a core reaching the window's end stops there.
+    const sc_core::sc_time local = *m_call_delay + (m_delay - m_synced);
+    ++m_stats.sync_points;
+    m_smp->window_open = true;
+    m_smp->window_core = m_call_core;
+    m_smp->window_end = sc_core::sc_time_stamp() + local;
+    sc_core::wait(local);
+    m_smp->window_open = false;
+    *m_call_delay = sc_core::SC_ZERO_TIME;
+    m_synced = m_delay;
+    m_progress.notify();
+}
+
 void Kernel::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
     KernelCallExt* call = nullptr;
     trans.get_extension(call);
+    if (m_smp != nullptr) {
+        acquire(*call, delay);
+        // Faults and the NUMA scan hold the mmap lock (or the VMA lock) for reading only, so a
+        // fault on another core gets as far as its lockless read.
+        m_owner_in_fault = call->kind == KernelCallExt::Kind::PageFault ||
+                           (call->kind == KernelCallExt::Kind::Syscall && call->syscall->op == SyscallOp::NumaScan);
+        m_call_delay = &delay;
+        m_call_core = call->core;
+    }
     m_delay = sc_core::SC_ZERO_TIME;
+    m_synced = sc_core::SC_ZERO_TIME;
     m_flush.set_core(call->core);
     try {
         switch (call->kind) {
@@ -221,7 +318,12 @@ void Kernel::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_
         call->error = e.what();
         trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     }
-    delay += take_delay();
+    // The whole call's time is counted; the part spent at synchronisation points has passed.
+    delay += take_delay() - m_synced;
+    if (m_smp != nullptr) {
+        m_call_delay = nullptr;
+        release(delay);
+    }
 }
 
 }  // namespace mmusim::kernel

@@ -15,7 +15,9 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
+#include "models/common/smp.h"
 #include "models/kernel/fault.h"
+#include "models/kernel/kernel_call_ext.h"
 #include "models/kernel/folio_allocator.h"
 #include "models/kernel/kernel_config.h"
 #include "models/kernel/kernel_context.h"
@@ -35,7 +37,7 @@
 
 namespace mmusim::kernel {
 
-class Kernel : public sc_core::sc_module {
+class Kernel : public sc_core::sc_module, private TableObserver {
 public:
     tlm_utils::multi_passthrough_target_socket<Kernel> socket;  // every core binds here
     tlm_utils::simple_initiator_socket<Kernel> mem_socket;
@@ -50,6 +52,11 @@ public:
     Mm& create_user_mm(std::uint16_t asid, bool auto_layout = true);
 
     const KernelConfig& config() const { return m_config; }
+    // Multi-core runs: the cores' shared state. The kernel then serialises calls (a call of
+    // another core waits while one is in progress), and waits at each observable point (an
+    // inner-shareable DSB, a store of a convert's make phase) so that the other cores run up
+    // to that time and see the page tables half-way through the operation.
+    void set_smp(SmpState* smp);
     const KernelStats& stats() const { return m_stats; }
     const LazyMmuStats& lazy_stats() const { return m_lazy.stats(); }
     Mm& mm(unsigned process = 0);
@@ -82,6 +89,14 @@ private:
     void b_transport(int initiator, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
     int dispatch(const Syscall& call);
     void start();  // what needs the bound sockets: kernel page tables
+    // Multi-core: take the kernel for `core`, waiting while another core's call holds it. A
+    // page fault first makes the lockless read of handle_pte_fault (which takes no lock).
+    void acquire(const KernelCallExt& call, sc_core::sc_time& delay);
+    void release(sc_core::sc_time& delay);
+    void lockless_read_at_entry(const KernelCallExt& call);
+    void observable_point() override;
+    // The PTE address of `va` in `mm`, found by reading the tables without counting (0: none).
+    std::uint64_t peek_pte_address(const Mm& mm, std::uint64_t va);
 
     KernelConfig m_config;
     KernelStats m_stats;
@@ -104,6 +119,17 @@ private:
     OpStats m_op_start;
     sc_core::sc_time m_op_start_delay;
     std::shared_ptr<spdlog::logger> m_log;
+
+    // Multi-core.
+    SmpState* m_smp = nullptr;
+    int m_owner = -1;                  // the core whose call holds the kernel, -1: none
+    bool m_owner_in_fault = false;     // it handles a fault or a NUMA scan (no mmap lock held for writing)
+    unsigned m_waiters = 0;            // calls waiting for the kernel
+    sc_core::sc_event m_released;      // the kernel became free
+    sc_core::sc_event m_progress;      // the holder passed a synchronisation point or left
+    sc_core::sc_time* m_call_delay = nullptr;  // the calling core's local time offset, during a call
+    sc_core::sc_time m_synced;         // the part of m_delay already spent waiting
+    unsigned m_call_core = 0;
 };
 
 }  // namespace mmusim::kernel

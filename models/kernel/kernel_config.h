@@ -22,6 +22,9 @@ struct KernelCosts {
     std::uint64_t atomic = 0;            // extra cost of an X or C over a plain access
     std::uint64_t tlbi_local = 0;
     std::uint64_t tlbi_broadcast = 0;
+    // Completion of a broadcast TLBI: the DSB.ISH that waits for it pays this for every other
+    // core the maintenance had to reach.
+    std::uint64_t tlbi_broadcast_per_core = 0;
     std::uint64_t dsb_ishst = 0;
     std::uint64_t dsb_ish = 0;
     std::uint64_t dsb_nshst = 0;
@@ -45,6 +48,7 @@ struct KernelConfig {
     std::uint64_t fault_around_bytes = 65536;  // fault_around_bytes (file read faults)
     enum class Thp : std::uint8_t { Never, Always, Madvise } thp = Thp::Never;
     // Platform features.
+    unsigned cores = 1;                  // cores sharing the address spaces
     bool tlbirange = false;
     bool bbml2_noabort = false;
     bool hafdbs = true;                  // hardware access flag and dirty state

@@ -74,6 +74,13 @@ struct KernelStats {
     // The same events per operation kind: "fault", "mmap", "mprotect", "madvise(dontneed)"...
     std::map<std::string, OpStats> by_op;
     std::uint64_t context_switches = 0;
+    // Multi-core interplay (kernel.smp in the statistics).
+    std::uint64_t sync_points = 0;          // waits at a DSB so that other cores catch up
+    std::uint64_t lock_waits = 0;           // calls that found another core inside the kernel
+    std::uint64_t lock_wait_cycles = 0;     // time those calls waited
+    std::uint64_t lockless_none = 0;        // lockless reads at fault entry that found a cleared entry mid-operation
+    std::uint64_t lockless_retries = 0;     // lockless reads that found an inconsistent block and read again
+    std::uint64_t threads_spawned = 0;
 };
 
 }  // namespace mmusim::kernel

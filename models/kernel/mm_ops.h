@@ -40,6 +40,9 @@ public:
     int mmap(Mm& mm, const Syscall& call);
     int munmap(Mm& mm, std::uint64_t addr, std::uint64_t len);
     int mprotect(Mm& mm, std::uint64_t addr, std::uint64_t len, unsigned prot);
+    // task_numa_work's scan: change_prot_numa over the VMAs in [addr, addr + len), making
+    // mapped entries PROT_NONE so that the next access takes a NUMA hinting fault.
+    int numa_scan(Mm& mm, std::uint64_t addr, std::uint64_t len);
     int madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice);
     // dup_mmap: a new address space for the child (its PGD allocated, ASID given).
     std::unique_ptr<Mm> fork(Mm& parent, unsigned child_id, std::uint16_t child_asid);

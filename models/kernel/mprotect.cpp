@@ -2,6 +2,7 @@
 // (v6.17+) or one at a time (before), the gather collects the entries whose change needs a
 // flush, and one flush follows at the end of each VMA (spec/kernel.md §6.5). uffd-wp
 // protect/unprotect and NUMA hinting use the same engine with their flags.
+#include <algorithm>
 #include <vector>
 
 #include "models/kernel/mm_ops.h"
@@ -43,6 +44,23 @@ int MmOps::mprotect(Mm& mm, std::uint64_t addr, std::uint64_t len, unsigned prot
     tlb.tlb_finish_mmu();
     merge_vmas(mm, addr, end);
     return result;
+}
+
+int MmOps::numa_scan(Mm& mm, std::uint64_t addr, std::uint64_t len) {
+    if (!aligned(addr)) return -err::kEinval;
+    const std::uint64_t end = addr + page_align(len);
+    if (end <= addr || end > arch::kUserVaEnd) return -err::kEinval;
+    // Under the mmap lock held for reading: VMAs are neither split nor changed.
+    MmuGather tlb = make_gather(mm, false);
+    for (auto it = mm.vmas.begin(); it != mm.vmas.end(); ++it) {
+        const Vma& vma = it->second;
+        if (vma.end <= addr || vma.start >= end) continue;
+        // vma_migratable and friends: only private anonymous memory is scanned here.
+        if (vma.kind != VmaKind::Anon || vma.flags.shared || !vma.flags.read) continue;
+        (void)change_protection(tlb, mm, vma, std::max(addr, vma.start), std::min(end, vma.end), kCpProtNuma);
+    }
+    tlb.tlb_finish_mmu();
+    return 0;
 }
 
 long MmOps::change_protection(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end,

@@ -84,6 +84,12 @@ public:
     void contpte_set_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte, unsigned nr);
     Desc contpte_ptep_get(std::uint64_t ptep, Desc orig_pte);
     Desc contpte_ptep_get_lockless(std::uint64_t orig_ptep);
+    // What a lockless reader on another core would find at `ptep` right now, read without
+    // counting or time (the reader's own accesses are not part of the operation in flight):
+    // a cleared entry, a valid entry outside any block, a consistent folded block, or a block
+    // a convert is half-way through (the reader would start again).
+    enum class LocklessView : std::uint8_t { None, Single, Consistent, Inconsistent };
+    LocklessView lockless_view(std::uint64_t ptep);
     bool contpte_test_and_clear_young_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, unsigned nr);
     bool contpte_clear_flush_young_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, unsigned nr);
     void contpte_clear_young_dirty_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, unsigned nr, unsigned flags);

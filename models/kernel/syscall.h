@@ -21,6 +21,8 @@ enum class SyscallOp : std::uint8_t {
     UffdWriteprotect,  // UFFDIO_WRITEPROTECT: `protect` sets or clears write protection
     Reclaim,      // reclaim aging of [addr, addr + len): clear the access flag of mapped pages
     KernelMap,    // a vmalloc-like update of `pages` kernel PTEs (apply_to_page_range)
+    Spawn,        // clone(CLONE_VM): thread `child` of the workload starts running on its core
+    NumaScan,     // the NUMA balancing scan of [addr, addr + len) (change_prot_numa)
 };
 
 inline const char* syscall_name(SyscallOp op) {
@@ -36,6 +38,8 @@ inline const char* syscall_name(SyscallOp op) {
         case SyscallOp::UffdWriteprotect: return "uffd_writeprotect";
         case SyscallOp::Reclaim: return "reclaim";
         case SyscallOp::KernelMap: return "kernel_map";
+        case SyscallOp::Spawn: return "clone";
+        case SyscallOp::NumaScan: return "numa_scan";
     }
     return "?";
 }

@@ -23,13 +23,19 @@ void TlbFlush::barrier(Barrier b) {
     std::uint64_t cost = 0;
     switch (b) {
         case Barrier::DsbIshst: cost = c.dsb_ishst; break;
-        case Barrier::DsbIsh: cost = c.dsb_ish; break;
+        case Barrier::DsbIsh:
+            // DSB.ISH waits until every broadcast TLBI issued before it has completed on all
+            // the other cores.
+            cost = c.dsb_ish + m_pending_broadcasts * c.tlbi_broadcast_per_core * (m_config.cores - 1);
+            m_pending_broadcasts = 0;
+            break;
         case Barrier::DsbNshst: cost = c.dsb_nshst; break;
         case Barrier::DsbNsh: cost = c.dsb_nsh; break;
         case Barrier::Isb: cost = c.isb; break;
         case Barrier::Count: break;
     }
     m_delay += cycles_to_time(cost);
+    if (m_observer != nullptr && (b == Barrier::DsbIsh || b == Barrier::DsbIshst)) m_observer->observable_point();
 }
 
 void TlbFlush::emit_pte_barriers() {
@@ -41,6 +47,7 @@ void TlbFlush::tlbi(TlbiOp op, std::uint16_t asid, std::uint64_t va, std::uint64
     ++m_stats.tlbi[static_cast<std::size_t>(op)];
     const bool broadcast = arch::tlbi_is_broadcast(op);
     ++(broadcast ? m_stats.tlbi_broadcast : m_stats.tlbi_local);
+    if (broadcast) ++m_pending_broadcasts;
     m_delay += cycles_to_time(broadcast ? m_config.costs.tlbi_broadcast : m_config.costs.tlbi_local);
     m_ext.op = op;
     m_ext.asid = asid;

@@ -17,6 +17,17 @@
 
 namespace mmusim::kernel {
 
+// Told of each point where other cores may observe the page tables as they are: every
+// inner-shareable DSB, once its cost is counted, and each store of a convert's make phase.
+// The Kernel synchronises its core there in multi-core runs.
+class TableObserver {
+public:
+    virtual void observable_point() = 0;
+
+protected:
+    ~TableObserver() = default;
+};
+
 class TlbFlush {
 public:
     TlbFlush(tlm::tlm_initiator_socket<>& dvm, KernelStats& stats, const KernelConfig& config,
@@ -27,6 +38,12 @@ public:
 
     // The core on whose behalf the kernel runs (target of local TLBI forms).
     void set_core(unsigned core) { m_core = core; }
+    void set_observer(TableObserver* observer) { m_observer = observer; }
+    // Multi-core runs: other cores may look at the tables between two stores of the caller.
+    bool observed() const { return m_observer != nullptr; }
+    void observable_point() {
+        if (m_observer != nullptr) m_observer->observable_point();
+    }
 
     void barrier(Barrier b);
     // emit_pte_barriers(): DSB.ISHST then ISB, making a table store visible to the walker.
@@ -74,6 +91,8 @@ private:
     const KernelConfig& m_config;
     sc_core::sc_time& m_delay;
     unsigned m_core = 0;
+    TableObserver* m_observer = nullptr;
+    std::uint64_t m_pending_broadcasts = 0;  // broadcast TLBIs not yet completed by a DSB.ISH
     tlm::tlm_generic_payload m_trans;
     dvm::TlbiExt m_ext;
 };

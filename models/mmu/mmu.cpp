@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "models/arch/descriptor.h"
+#include "models/arch/granule.h"
 #include "models/arch/sizes.h"
 #include "models/common/cycles.h"
 #include "models/dvm/tlbi_ext.h"
@@ -47,7 +48,25 @@ void Mmu::fault(TranslationExt& ext, tlm::tlm_generic_payload& trans, FaultKind 
     trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
 }
 
+void Mmu::check_stale(const TlbEntry& entry, Access access) {
+    const std::uint64_t now = m_words.peek(entry.desc_pa);
+    const unsigned shift = arch::geometry(m_config.walker.granule).page_shift;
+    if (!arch::desc_valid(now) || arch::desc_oa(now, shift) != arch::desc_oa(entry.desc, shift) ||
+        arch::desc_cont(now) != arch::desc_cont(entry.desc)) {
+        ++m_stats.stale_tlb_hits;
+        if (access == Access::Store) ++m_stats.stale_tlb_writes;
+        return;
+    }
+    // A writable-clean entry is not counted: its dirty update re-reads the descriptor.
+    if (access == Access::Store && check_permission(now, access, m_config.walker.hafdbs) == PermissionResult::Fault &&
+        check_permission(entry.desc, access, m_config.walker.hafdbs) == PermissionResult::Allowed) {
+        ++m_stats.stale_tlb_hits;
+        ++m_stats.stale_tlb_writes;
+    }
+}
+
 bool Mmu::use_entry(TlbEntry& entry, std::uint64_t va, Access access, TranslationExt& ext, sc_core::sc_time& delay) {
+    if (m_config.smp != nullptr && m_config.smp->window_open) check_stale(entry, access);
     switch (check_permission(entry.desc, access, m_config.walker.hafdbs)) {
         case PermissionResult::Allowed:
             break;

@@ -11,6 +11,7 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
+#include "models/common/smp.h"
 #include "models/memory/word_access.h"
 #include "models/mmu/descriptor_port.h"
 #include "models/mmu/pmu.h"
@@ -24,6 +25,9 @@ struct MmuConfig {
     TlbConfig l1i, l1d, l2;
     WalkerConfig walker;
     bool conflict_abort = true;  // a TLB conflict raises an abort (pre-BBML2 hardware)
+    // Multi-core runs: while another core waits inside the kernel, each TLB hit is checked
+    // against the descriptor in memory (stale_tlb_hits, stale_tlb_writes).
+    const SmpState* smp = nullptr;
 };
 
 class Mmu : public sc_core::sc_module, private DescriptorPort {
@@ -51,6 +55,8 @@ private:
     // Applies the permission check of a TLB entry; returns false on a fault.
     bool use_entry(TlbEntry& entry, std::uint64_t va, arch::Access access, TranslationExt& ext, sc_core::sc_time& delay);
     bool conflict(Tlb& tlb, const TlbLookup& hit, std::uint64_t va, TranslationExt& ext);
+    // Counts a hit on an entry that no longer matches its descriptor in memory.
+    void check_stale(const TlbEntry& entry, arch::Access access);
     void fault(TranslationExt& ext, tlm::tlm_generic_payload& trans, arch::FaultKind kind, unsigned level);
 
     std::uint64_t read_descriptor(std::uint64_t pa, sc_core::sc_time& delay) override;

@@ -34,6 +34,12 @@ struct MmuStats {
     std::uint64_t hw_dirty_updates = 0;
     std::uint64_t faults = 0;                 // attempts that ended in a fault
     std::uint64_t tlbi_received = 0;          // TLBI instructions that reached this MMU
+    // Multi-core runs, counted while another core is inside the kernel half-way through an
+    // operation: TLB hits whose descriptor in memory is now invalid, maps another address or
+    // changed its contiguity, and stores allowed by an entry whose descriptor no longer allows
+    // them (fork's write-protected entries before its deferred flush_tlb_mm).
+    std::uint64_t stale_tlb_hits = 0;
+    std::uint64_t stale_tlb_writes = 0;
 };
 
 }  // namespace mmusim::mmu

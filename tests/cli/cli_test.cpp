@@ -172,10 +172,23 @@ TEST_F(CliBadInput, ThpOutsideItsChoices) {
                     {"kernel.thp", "sometimes", "never", "always", "madvise"});
 }
 
-TEST_F(CliBadInput, MultipleCoresNotSupportedYet) {
+TEST_F(CliBadInput, MoreThreadsThanCores) {
     write_json(dir / "run.json", generator_config(1000));
-    expect_rejected({"run", "run.json", "--set", "platform.cores=2"},
-                    {"platform.cores", "2 cores", "not supported yet", "allowed now: 1"});
+    expect_rejected({"run", "run.json", "--set", "workload.threads=3", "--set", "platform.cores=2"},
+                    {"workload.threads", "3 threads", "the platform has 2", "one thread per core"});
+}
+
+TEST_F(CliBadInput, PlacementOnAMissingOrBusyCore) {
+    write_json(dir / "run.json", generator_config(1000));
+    expect_rejected({"run", "run.json", "--set", "workload.threads=2", "--set", "platform.cores=2", "--set",
+                     "workload.placement=[0,2]"},
+                    {"workload.placement[1]", "found 2", "from 0 to 1"});
+    expect_rejected({"run", "run.json", "--set", "workload.threads=2", "--set", "platform.cores=4", "--set",
+                     "workload.placement=[3,3]"},
+                    {"workload.placement[1]", "core 3 already runs another thread"});
+    expect_rejected({"run", "run.json", "--set", "workload.threads=2", "--set", "platform.cores=4", "--set",
+                     "workload.placement=[1]"},
+                    {"workload.placement", "1 core(s) for 2 thread(s)"});
 }
 
 // compare refuses a bad variant before running any, and writes nothing.

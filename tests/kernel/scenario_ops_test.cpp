@@ -394,6 +394,60 @@ TEST_F(KernelScenario, Scenario19_LocklessReadOfAZeroedTargetReturnsNone) {
     EXPECT_EQ(delta().R, 1u);
 }
 
+// The retry half of scenario 19, with two cores. Core 0 takes the NUMA hinting fault that
+// rebuilds a folded block and refolds it (a convert); core 1 faults on the block's first entry
+// while the make phase is half-way: its lockless read finds that entry folded while the later
+// ones are still clear, reads again at each step of core 0 until the block is whole, then
+// waits for core 0 to leave the kernel and finds nothing to do.
+TEST_F(KernelScenario, Scenario19_LocklessReadRetriesUntilTheConvertCompletes) {
+    folded_block(scripted());
+    SmpState smp(2);
+    kernel->set_smp(&smp);
+    Mm& mm = kernel->mm();
+    {
+        MmuGather tlb(kernel->tlb_flush(), mm, false, kPage, 2u << 20);
+        (void)kernel->ops().change_protection(tlb, mm, *mm.find_vma(kBlock), kBlock, kBlock + 16 * kPage, kCpProtNuma);
+        tlb.tlb_finish_mmu();
+    }
+    mark();
+    const auto call = [&](unsigned core, std::uint64_t va, arch::FaultKind kind) {
+        KernelCallExt ext;
+        ext.kind = KernelCallExt::Kind::PageFault;
+        ext.core = core;
+        ext.va = va;
+        ext.access = arch::Access::Load;
+        ext.fault = kind;
+        tlm::tlm_generic_payload trans;
+        trans.set_extension(&ext);
+        sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+        dummy_core->to_kernel->b_transport(trans, delay);
+        trans.clear_extension(&ext);
+        EXPECT_TRUE(trans.is_response_ok()) << ext.error;
+    };
+    bool reader_saw_half_block = false;
+    sc_core::sc_spawn([&] { call(0, kBlock + 2 * kPage, arch::FaultKind::Translation); });
+    sc_core::sc_spawn([&] {
+        // Wait (polling the tables, as a spinning core would) for the make phase to be
+        // half-way: the first entry folded, the last still clear.
+        while (!(arch::desc_valid_cont(pte(kBlock)) && pte(kBlock + 15 * kPage) == 0)) sc_core::wait(1, sc_core::SC_NS);
+        reader_saw_half_block = true;
+        call(1, kBlock, arch::FaultKind::AccessFlag);
+    });
+    sc_core::sc_start();
+    ASSERT_TRUE(reader_saw_half_block);
+    const KernelStats& k = kernel->stats();
+    EXPECT_EQ(k.lock_waits - before.lock_waits, 1u);
+    // The reader first looks right after the first store of the make phase and reads again
+    // after each further store: 15 inconsistent reads, then the whole block.
+    EXPECT_EQ(k.lockless_retries - before.lockless_retries, 15u);
+    EXPECT_EQ(k.lockless_none - before.lockless_none, 0u);
+    EXPECT_EQ(k.faults_by_handler.at("numa_hinting"), 1u);
+    EXPECT_EQ(k.faults_by_handler.at("spurious"), 1u);
+    EXPECT_EQ(delta().folds, 1u);
+    EXPECT_TRUE(block_folded());
+    kernel->set_smp(nullptr);
+}
+
 TEST_F(KernelScenario, Scenario20_LazyNestingWorkedExample) {
     for (const LazyMmuVariant v : {LazyMmuVariant::B, LazyMmuVariant::C, LazyMmuVariant::D}) {
         KernelConfig c = scripted();
