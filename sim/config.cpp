@@ -414,6 +414,18 @@ RunConfig load_config(const std::string& path, const std::vector<Override>& give
     if (!doc.contains("platform")) doc["platform"] = config_schema().child("platform")->def;
     if (doc["platform"].is_string())
         doc["platform"] = load_platform(doc["platform"].get<std::string>(), dir, platform_origin);
+    else if (doc["platform"].is_object() && doc["platform"].contains("preset")) {
+        // A preset with some keys changed: {"preset": "neoverse-n1", "cores": 4, "costs": {...}}.
+        const json& name = doc["platform"]["preset"];
+        if (!name.is_string())
+            fail(platform_origin, "platform.preset: found " + name.dump() +
+                                      "; expected the name of a preset in platforms/ or a path to a platform JSON file");
+        json changes = doc["platform"];
+        changes.erase("preset");
+        json base = load_platform(name.get<std::string>(), dir, platform_origin);
+        base.merge_patch(changes);
+        doc["platform"] = std::move(base);
+    }
     for (const Override& o : overrides)
         if (o.key != "platform") set_path(doc, o.key, o.value);
 

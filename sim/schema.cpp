@@ -62,7 +62,9 @@ Field build_platform_schema() {
     const json l1_sizes = {"4K", "64K", "2M", "32M"};
     const json l2_sizes = {"4K", "64K", "2M", "32M", "1G"};
     Field p = object("platform", "a platform preset name, a path to a platform JSON file, or an inline platform object",
-        {leaf("name", FieldKind::String, "custom", "platform name"),
+        {optional(leaf("preset", FieldKind::String, json(),
+                       "start from this preset (a name in platforms/ or a file) and change only the keys given beside it")),
+         leaf("name", FieldKind::String, "custom", "platform name"),
          leaf("description", FieldKind::String, "", "where the figures come from"),
          integer("cores", 1, 1, 256, "number of cores"),
          leaf("cpi", FieldKind::Number, 1.0,
