@@ -100,6 +100,32 @@ void BM_LackeyGzipEndToEnd(benchmark::State& state) {
 }
 BENCHMARK(BM_LackeyGzipEndToEnd)->Arg(1'000'000)->Arg(16'000'000)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
+// Threads of one process on 1, 2 or 4 cores, each thread 1 M uniform accesses (30 % stores)
+// over a shared 64 MiB region with 64K folios, quantum 1000 cycles: the cost of the quantum
+// synchronisations, the kernel's synchronisation points and the broadcast maintenance as
+// cores are added. records_per_s counts the records of all cores per second of wall time,
+// records_per_s_per_core the same divided by the core count.
+void BM_MultiCore(benchmark::State& state) {
+    const auto cores = static_cast<unsigned>(state.range(0));
+    const std::uint64_t count = 1'000'000;
+    const auto rc = config_from({{"platform", {{"preset", "neoverse-n1"}, {"cores", cores}, {"quantum", 1000}}},
+                                 {"kernel", {{"mthp", {"64K"}}}},
+                                 {"workload", {{"threads", cores},
+                                               {"generator", {{"pattern", "uniform"}, {"length", "64M"},
+                                                              {"count", count}, {"store_fraction", 0.3}}}}}},
+                                "smp-" + std::to_string(cores) + ".json");
+    std::uint64_t done = 0;
+    for (auto _ : state) {
+        const json stats = mmusim::sim::run_simulation(rc);
+        done += stats["workload"]["records"].get<std::uint64_t>();
+    }
+    state.counters["records_per_s"] = benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
+    state.counters["records_per_s_per_core"] =
+        benchmark::Counter(static_cast<double>(done) / cores, benchmark::Counter::kIsRate);
+    state.counters["peak_rss_MiB"] = peak_rss_mib();
+}
+BENCHMARK(BM_MultiCore)->Arg(1)->Arg(2)->Arg(4)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
 }  // namespace
 
 BENCHMARK_MAIN();
