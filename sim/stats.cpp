@@ -22,7 +22,14 @@ json mmu_json(const mmu::MmuStats& s) {
                 {"hw_access_flag_updates", s.hw_access_flag_updates},
                 {"hw_dirty_updates", s.hw_dirty_updates},
                 {"faults", s.faults},
-                {"tlbi_received", s.tlbi_received}};
+                {"tlbi_received", s.tlbi_received},
+                {"walk_cache_lookups", s.walk_cache_lookups},
+                {"walk_cache_hits", s.walk_cache_hits},
+                {"walk_cache_invalidated", s.walk_cache_invalidated},
+                {"walk_reads_l1d", s.walk_reads_l1d},
+                {"walk_reads_l2", s.walk_reads_l2},
+                {"walk_reads_llc", s.walk_reads_llc},
+                {"walk_reads_dram", s.walk_reads_dram}};
 }
 
 json ratio(std::uint64_t num, std::uint64_t den) { return den == 0 ? json(nullptr) : json(static_cast<double>(num) / static_cast<double>(den)); }
@@ -129,6 +136,13 @@ json collect_stats(const RunConfig& config, platforms::Platform& platform) {
         mmu_total.hw_dirty_updates += ms.hw_dirty_updates;
         mmu_total.faults += ms.faults;
         mmu_total.tlbi_received += ms.tlbi_received;
+        mmu_total.walk_cache_lookups += ms.walk_cache_lookups;
+        mmu_total.walk_cache_hits += ms.walk_cache_hits;
+        mmu_total.walk_cache_invalidated += ms.walk_cache_invalidated;
+        mmu_total.walk_reads_l1d += ms.walk_reads_l1d;
+        mmu_total.walk_reads_l2 += ms.walk_reads_l2;
+        mmu_total.walk_reads_llc += ms.walk_reads_llc;
+        mmu_total.walk_reads_dram += ms.walk_reads_dram;
         cycles = std::max(cycles, cs.cycles);
         records += cs.records;
         requests += cs.requests;
