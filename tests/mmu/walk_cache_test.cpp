@@ -1,11 +1,14 @@
 // The walk cache: what it holds (valid table descriptors of the listed levels, by ASID), how a
 // walk uses it (it starts below the deepest hit and reads only the remaining levels), LRU,
-// which TLBIs reach it through Mmu::invalidate, and the exact cycles of walks through the
-// page-table line caches.
+// which TLBIs reach it through Mmu::invalidate, the exact cycles of walks through the
+// page-table line caches, and that TLB hits and walks allocate nothing.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <new>
 
 #include <systemc>
 #include <tlm_utils/simple_initiator_socket.h>
@@ -19,6 +22,22 @@
 #include "models/mmu/walk_cache.h"
 #include "models/mmu/walker.h"
 #include "sim/sc_context.h"
+
+// Counts the allocations made while `g_counting` is set (the replacement serves the whole
+// test program; it only counts). Kept out of line, so that the compiler does not pair a
+// caller's new with free() and warn.
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<std::uint64_t> g_allocations{0};
+}  // namespace
+
+[[gnu::noinline]] void* operator new(std::size_t size) {
+    if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+    throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace mmusim::mmu {
 namespace {
@@ -433,6 +452,52 @@ TEST_F(MmuWalkCacheTest, AHardwareAccessFlagUpdateIsAnAccessOfTheCore) {
     EXPECT_EQ(mmu->stats().hw_access_flag_updates, 1u);
     EXPECT_NE(mem->peek(kPte + 1 * 8) & kAf, 0u);
     EXPECT_EQ(mmu->stats().walk_descriptor_reads, 4u) << "the update is not a descriptor read";
+}
+
+TEST_F(MmuWalkCacheTest, TlbHitsAndWalksAllocateNothing) {
+    build(line_caches());
+    // The counter sees allocations at all.
+    g_allocations = 0;
+    g_counting = true;
+    void* volatile probe = ::operator new(16);
+    g_counting = false;
+    ::operator delete(probe);
+    ASSERT_EQ(g_allocations.load(), 1u);
+
+    // Payloads are made before counting (a generic payload allocates its extension array).
+    tlm::tlm_generic_payload access, flush;
+    TranslationExt ext;
+    ext.access = arch::Access::Load;
+    access.set_data_length(0);
+    access.set_extension(&ext);
+    dvm::TlbiExt tlbi_ext;
+    tlbi_ext.op = arch::TlbiOp::ASIDE1IS;
+    tlbi_ext.asid = kAsid;
+    flush.set_extension(&tlbi_ext);
+    sc_core::sc_time delay;
+    const auto translate = [&](std::uint64_t va) {
+        access.set_address(va);
+        ini->cpu->b_transport(access, delay);
+    };
+    translate(kVa);  // warm-up
+
+    g_allocations = 0;
+    g_counting = true;
+    for (int round = 0; round < 100; ++round) {
+        translate(kVa);                       // TLB hit
+        ini->dvm->b_transport(flush, delay);  // the whole ASID: TLBs and walk cache
+        translate(kVa);                       // full walk, fills the walk cache
+        translate(kVa + 0x1000);              // walk from the cached PMD entry
+        kernel->write(kPte + 3 * 8, kUserRw | 0x900000, delay);
+        translate(kVa + 0x2000);              // walk, its PTE line from the LLC
+    }
+    g_counting = false;
+    EXPECT_EQ(g_allocations.load(), 0u);
+    EXPECT_EQ(ext.fault, arch::FaultKind::None);
+    EXPECT_EQ(mmu->stats().walk_cache_lookups, 1u + 300u);
+    EXPECT_GT(mmu->stats().walk_reads_llc, 0u);
+    access.clear_extension(&ext);
+    flush.clear_extension(&tlbi_ext);
 }
 
 }  // namespace
