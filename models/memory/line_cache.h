@@ -1,11 +1,17 @@
 // One level of a data cache, as far as page-table traffic needs it: which lines it holds.
 // Set-associative, LRU, tags only (the data stays in PhysMem). A line is named by its line
 // number (physical address >> log2(line size)); its set is `line % sets`.
+//
+// Each set keeps its lines in recency order, most recently used first, so a way costs 8
+// bytes and no clock. The tag array is mapped once, at construction, as anonymous zero pages
+// (an empty way is 0), so only the pages of sets in use become resident: a 32 MiB LLC model
+// costs memory in proportion to the page-table lines a run touches, not 4 MiB up front.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
-#include <vector>
 
 namespace mmusim::memory {
 
@@ -35,19 +41,22 @@ public:
     std::uint64_t valid_lines() const;
 
 private:
-    struct Way {
-        std::uint64_t line = kEmpty;
-        std::uint64_t lru = 0;  // larger = more recently used
+    struct UnmapTags {
+        std::size_t bytes;
+        void operator()(std::uint64_t* p) const;
     };
-    static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+    static constexpr std::uint64_t kEmpty = 0;
+    static std::uint64_t tag_of(std::uint64_t line) { return line + 1; }
 
-    Way* set_of(std::uint64_t line) { return &m_ways[(line % m_sets) * m_config.ways]; }
-    const Way* set_of(std::uint64_t line) const { return &m_ways[(line % m_sets) * m_config.ways]; }
+    std::uint64_t* set_of(std::uint64_t line) const { return &m_tags[(line % m_sets) * m_config.ways]; }
+    // Index of the line's way in `set`, or ways if absent.
+    std::uint32_t find(const std::uint64_t* set, std::uint64_t line) const;
 
     LineCacheConfig m_config;
     std::uint64_t m_sets = 0;
-    std::vector<Way> m_ways;  // sets * ways, set-major, sized once
-    std::uint64_t m_clock = 0;
+    // sets * ways tags, set-major; in each set the valid tags come first, most recently used
+    // first, then the empty ways.
+    std::unique_ptr<std::uint64_t[], UnmapTags> m_tags;
 };
 
 }  // namespace mmusim::memory
