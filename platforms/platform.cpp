@@ -10,7 +10,9 @@ Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& k
                    bool allow_syscall_errors) {
     tlm_utils::tlm_quantumkeeper::set_global_quantum(cycles_to_time(platform.quantum));
     if (platform.cores > 1) m_smp = std::make_unique<SmpState>(static_cast<unsigned>(threads.size()));
-    m_mem = std::make_unique<memory::PhysMem>("phys_mem", platform.memory_latency);
+    memory::CacheHierarchyConfig caches = platform.caches;
+    caches.cores = platform.cores;
+    m_mem = std::make_unique<memory::PhysMem>("phys_mem", platform.memory_latency, caches);
     m_dvm = std::make_unique<dvm::Dvm>("dvm", platform.cores);
     m_kernel = std::make_unique<kernel::Kernel>("kernel", kernel);
     m_kernel->mem_socket.bind(m_mem->socket);
@@ -26,8 +28,10 @@ Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& k
     mc.walker.hafdbs = platform.features.hafdbs;
     mc.conflict_abort = platform.features.conflict_abort;
     mc.smp = m_smp.get();
+    mc.walk_cache = platform.walk_cache;
     for (unsigned i = 0; i < platform.cores; ++i) {
         const std::string id = std::to_string(i);
+        mc.core = i;
         m_mmus.push_back(std::make_unique<mmu::Mmu>(("mmu" + id).c_str(), mc));
         m_mmus.back()->mem_socket.bind(m_mem->socket);
         m_dvm->mmu_socket(i).bind(m_mmus.back()->dvm_socket);

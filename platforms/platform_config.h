@@ -5,7 +5,9 @@
 #include <string>
 
 #include "models/kernel/kernel_config.h"
+#include "models/memory/cache_hierarchy.h"
 #include "models/mmu/tlb_config.h"
+#include "models/mmu/walk_cache.h"
 
 namespace mmusim::platforms {
 
@@ -25,8 +27,10 @@ struct PlatformConfig {
     unsigned cores = 1;
     Features features;
     mmu::TlbConfig l1i, l1d, l2;
+    mmu::WalkCacheConfig walk_cache;      // per core
+    memory::CacheHierarchyConfig caches;  // what the walkers' descriptor reads go through (cores filled in by the Platform)
     std::uint64_t memory_size = 0;     // bytes of physical memory
-    std::uint64_t memory_latency = 0;  // cycles per page-table access (walker and kernel)
+    std::uint64_t memory_latency = 0;  // cycles per page-table access of the kernel (and of the walker without caches)
     std::uint64_t quantum = 0;         // cycles a core may run ahead before synchronising
     std::uint64_t cpi_milli = 1000;    // base cycles per instruction, in thousandths
     kernel::KernelCosts costs;

@@ -83,9 +83,69 @@ mmu::TlbConfig tlb_config(const json& level, const std::string& name) {
     return t;
 }
 
+void check_walk_cache(const json& wc, const std::string& where) {
+    const auto entries = wc["entries"].get<std::int64_t>();
+    const auto ways = wc["ways"].get<std::int64_t>();
+    if (entries != 0 && entries % ways != 0)
+        fail(where, "platform.walk_cache.ways: " + std::to_string(ways) + " does not divide entries (" + std::to_string(entries) +
+                        "); ways must divide entries (sets = entries / ways), or entries is 0 for no walk cache");
+    const json& levels = wc["levels"];
+    for (std::size_t i = 0; i < levels.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            if (levels[i] == levels[j])
+                fail(where, "platform.walk_cache.levels[" + std::to_string(i) + "]: level " + levels[i].dump() +
+                                " is listed twice; allowed: each of the table levels 0, 1, 2 at most once");
+}
+
+void check_caches(const json& c, const std::string& where) {
+    const auto line = c["line"].get<std::uint64_t>();
+    if (!arch::is_pow2(line))
+        fail(where, "platform.caches.line: " + std::to_string(line) + " is not a power of two; allowed: 8, 16, 32, 64, 128 ... 4096 bytes");
+    for (const char* level : {"l1d", "l2", "llc"}) {
+        const json& l = c[level];
+        const std::string path = std::string("platform.caches.") + level;
+        const std::uint64_t size = size_of(l["size"]);
+        const auto ways = l["ways"].get<std::uint64_t>();
+        const std::uint64_t set_bytes = line * ways;
+        if (size < set_bytes || size % set_bytes != 0)
+            fail(where, path + ".size: " + l["size"].get<std::string>() + " is not a whole number of sets of line * ways (" +
+                            std::to_string(line) + " * " + std::to_string(ways) + " = " + std::to_string(set_bytes) +
+                            " bytes); allowed: a non-zero multiple of " + std::to_string(set_bytes) + " bytes");
+    }
+}
+
+mmu::WalkCacheConfig walk_cache_config(const json& wc) {
+    mmu::WalkCacheConfig w;
+    w.entries = wc["entries"].get<std::uint32_t>();
+    w.ways = wc["ways"].get<std::uint32_t>();
+    w.latency = wc["latency"].get<std::uint32_t>();
+    for (const json& level : wc["levels"]) w.level_mask = static_cast<std::uint8_t>(w.level_mask | (1u << level.get<unsigned>()));
+    return w;
+}
+
+memory::CacheHierarchyConfig caches_config(const json& c) {
+    memory::CacheHierarchyConfig h;
+    h.enabled = c["enabled"].get<bool>();
+    h.line = c["line"].get<std::uint32_t>();
+    const auto level = [&](const char* name) {
+        memory::LineCacheConfig l;
+        l.size = size_of(c[name]["size"]);
+        l.ways = c[name]["ways"].get<std::uint32_t>();
+        l.latency = c[name]["latency"].get<std::uint32_t>();
+        return l;
+    };
+    h.l1d = level("l1d");
+    h.l2 = level("l2");
+    h.llc = level("llc");
+    h.dram_latency = c["dram_latency"].get<std::uint32_t>();
+    return h;
+}
+
 // The checks of a schema-valid platform object that the schema cannot express.
 void check_platform(const json& p, const std::string& where) {
     for (const char* level : {"l1i", "l1d", "l2"}) check_tlb(p["tlb"][level], std::string("platform.tlb.") + level, where);
+    check_walk_cache(p["walk_cache"], where);
+    check_caches(p["caches"], where);
 }
 
 // Threads and their cores (workload.threads, workload.placement), once the thread count is known.
@@ -196,6 +256,8 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     pc.l1i = tlb_config(p["tlb"]["l1i"], "l1i");
     pc.l1d = tlb_config(p["tlb"]["l1d"], "l1d");
     pc.l2 = tlb_config(p["tlb"]["l2"], "l2");
+    pc.walk_cache = walk_cache_config(p["walk_cache"]);
+    pc.caches = caches_config(p["caches"]);
     pc.memory_size = size_of(p["memory"]["size"]);
     if (pc.memory_size < (std::uint64_t{64} << 20) || pc.memory_size % geo.pmd_size() != 0)
         fail(where, "platform.memory.size: " + p["memory"]["size"].get<std::string>() +

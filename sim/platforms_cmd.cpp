@@ -32,6 +32,24 @@ std::string geometry(const json& level) {
     return os.str();
 }
 
+// "64 4-way" (or "64 full"), "none" without a walk cache.
+std::string walk_cache_cell(const json& wc) {
+    if (wc["entries"].get<std::uint64_t>() == 0 || wc["levels"].empty()) return "none";
+    return geometry(wc);
+}
+
+// "64K/1M/32M" and "4/11/105/330": L1D, L2, LLC sizes and their latencies with DRAM's.
+std::string cache_sizes_cell(const json& c) {
+    if (!c["enabled"].get<bool>()) return "off";
+    return c["l1d"]["size"].get<std::string>() + "/" + c["l2"]["size"].get<std::string>() + "/" + c["llc"]["size"].get<std::string>();
+}
+std::string cache_latencies_cell(const json& c) {
+    if (!c["enabled"].get<bool>()) return "-";
+    std::string text;
+    for (const char* level : {"l1d", "l2", "llc"}) text += std::to_string(c[level]["latency"].get<std::uint64_t>()) + "/";
+    return text + std::to_string(c["dram_latency"].get<std::uint64_t>());
+}
+
 std::string size_list(const json& sizes) {
     std::string text;
     for (const json& s : sizes) {
@@ -61,6 +79,8 @@ json platforms_json() {
                           {"conflict_abort", f["conflict_abort"]},
                           {"repeat_tlbi", f["repeat_tlbi"]},
                           {"erratum_2645198", f["erratum_2645198"]}}},
+                        {"walk_cache", p["walk_cache"]},
+                        {"caches", p["caches"]},
                         {"memory", {{"latency", p["memory"]["latency"]}, {"size", p["memory"]["size"]}}}});
     }
     return {{"folder", platform_dir()}, {"platforms", list}};
@@ -68,12 +88,14 @@ json platforms_json() {
 
 std::string platforms_table(const json& doc) {
     std::vector<std::vector<std::string>> table = {
-        {"name", "L1D TLB", "L2 TLB", "L1D sizes", "L2 sizes", "tlbirange", "bbml2_noabort", "hafdbs", "memory latency"}};
+        {"name", "L1D TLB", "L2 TLB", "L1D sizes", "L2 sizes", "tlbirange", "bbml2_noabort", "hafdbs", "walk cache",
+         "L1D/L2/LLC", "cycles L1D/L2/LLC/DRAM", "memory latency"}};
     for (const json& p : doc["platforms"]) {
         const json& t = p["tlb"];
         const json& f = p["features"];
         table.push_back({p["name"].get<std::string>(), geometry(t["l1d"]), geometry(t["l2"]), size_list(t["l1d"]["sizes"]),
                          size_list(t["l2"]["sizes"]), yes_no(f["tlbirange"]), yes_no(f["bbml2_noabort"]), yes_no(f["hafdbs"]),
+                         walk_cache_cell(p["walk_cache"]), cache_sizes_cell(p["caches"]), cache_latencies_cell(p["caches"]),
                          std::to_string(p["memory"]["latency"].get<std::uint64_t>())});
     }
     std::vector<std::size_t> width(table[0].size(), 0);

@@ -58,6 +58,39 @@ Field tlb_level(const std::string& name, std::int64_t entries, std::int64_t ways
                    choice("replacement", "lru", {"lru"}, "replacement policy")});
 }
 
+Field integer_list(std::string name, json def, std::int64_t min, std::int64_t max, std::string help) {
+    Field f = leaf(std::move(name), FieldKind::IntegerList, std::move(def), std::move(help));
+    f.min = min;
+    f.max = max;
+    return f;
+}
+
+Field cache_level(const std::string& name, const std::string& help, const char* size, std::int64_t ways, std::int64_t latency) {
+    return object(name, help,
+                  {leaf("size", FieldKind::Size, size, "bytes; a multiple of line * ways"),
+                   integer("ways", ways, 1, 1 << 16, "associativity (size / line: fully associative)"),
+                   cycles("latency", latency, "load-to-use time of a read that hits here, not added to the levels above")});
+}
+
+// Defaults are the Neoverse N1's, as for the TLBs (platforms/neoverse-n1.json names the sources).
+Field walk_cache_schema() {
+    return object("walk_cache", "walk cache of each core: table descriptors of upper levels, tagged by ASID, level and VA",
+                  {integer("entries", 64, 0, 1 << 16, "total entries; 0: no walk cache"),
+                   integer("ways", 4, 1, 1 << 16, "associativity (ways == entries: fully associative); must divide entries"),
+                   integer_list("levels", json::array({0, 1, 2}), 0, 2, "levels whose table descriptors are cached (0 to 2)"),
+                   cycles("latency", 2, "one lookup, at the start of every walk, hit or miss")});
+}
+
+Field caches_schema() {
+    return object("caches", "data caches that the walker's page-table reads go through",
+                  {boolean("enabled", true, "false: every descriptor read of the walker costs memory.latency"),
+                   integer("line", 64, 8, 4096, "bytes per cache line, a power of two"),
+                   cache_level("l1d", "private L1 data cache of each core", "64K", 4, 4),
+                   cache_level("l2", "private L2 cache of each core", "1M", 8, 11),
+                   cache_level("llc", "last-level cache shared by all cores", "32M", 16, 105),
+                   cycles("dram_latency", 330, "a read that misses every cache level")});
+}
+
 Field build_platform_schema() {
     const json l1_sizes = {"4K", "64K", "2M", "32M"};
     const json l2_sizes = {"4K", "64K", "2M", "32M", "1G"};
@@ -81,9 +114,11 @@ Field build_platform_schema() {
          object("tlb", "TLB levels of each core",
                 {tlb_level("l1i", 48, 48, l1_sizes, 1), tlb_level("l1d", 48, 48, l1_sizes, 1),
                  tlb_level("l2", 1280, 5, l2_sizes, 5)}),
+         walk_cache_schema(),
+         caches_schema(),
          object("memory", "physical memory",
                 {leaf("size", FieldKind::Size, "16G", "bytes of physical memory for page tables and folios"),
-                 cycles("latency", 30, "latency of one page-table access by the walker or the kernel")}),
+                 cycles("latency", 30, "latency of one page-table access by the kernel (and by the walker when caches.enabled is false)")}),
          cycles("quantum", 100000, "how far a core may run ahead of simulated time before synchronising"),
          object("costs", "kernel cost table",
                 {cycles("fault_entry_exit", 700, "exception entry, fault dispatch and return"),
@@ -252,6 +287,20 @@ void validate_leaf(json& v, const Field& f, const std::string& path, const Origi
                 if (!arch::is_pow2(s) || s < 4096)
                     fail(origin, ip, shown(v[i]) + " is not a power-of-two size of at least 4K");
                 v[i] = arch::size_name(s);
+            }
+            return;
+        }
+        case FieldKind::IntegerList: {
+            if (!v.is_array())
+                fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected a list of whole numbers (" + f.help + ")");
+            for (std::size_t i = 0; i < v.size(); ++i) {
+                const std::string ip = path + "[" + std::to_string(i) + "]";
+                const bool whole = v[i].is_number_integer();
+                const bool in_range = whole && !(v[i].is_number_unsigned() && v[i].get<std::uint64_t>() > static_cast<std::uint64_t>(f.max)) &&
+                                      v[i].get<std::int64_t>() >= f.min && v[i].get<std::int64_t>() <= f.max;
+                if (!in_range)
+                    fail(origin, ip, "found " + shown(v[i]) + "; allowed: whole numbers " + std::to_string(f.min) + " to " +
+                                         std::to_string(f.max) + " (" + f.help + ")");
             }
             return;
         }

@@ -14,7 +14,8 @@ namespace mmusim::sim {
 
 // Json: any JSON value, passed through by validate(); the code that reads the key checks it
 // (workload.script). A dotted path below a Json field names that field (see field_at).
-enum class FieldKind { Object, Bool, Integer, Number, String, Enum, Size, Address, SizeList, Json };
+// IntegerList: a list of whole numbers, each within [min, max].
+enum class FieldKind { Object, Bool, Integer, Number, String, Enum, Size, Address, SizeList, IntegerList, Json };
 
 struct Field {
     std::string name;

@@ -24,7 +24,14 @@ json mmu_json(const mmu::MmuStats& s) {
                 {"faults", s.faults},
                 {"tlbi_received", s.tlbi_received},
                 {"stale_tlb_hits", s.stale_tlb_hits},
-                {"stale_tlb_writes", s.stale_tlb_writes}};
+                {"stale_tlb_writes", s.stale_tlb_writes},
+                {"walk_cache_lookups", s.walk_cache_lookups},
+                {"walk_cache_hits", s.walk_cache_hits},
+                {"walk_cache_invalidated", s.walk_cache_invalidated},
+                {"walk_reads_l1d", s.walk_reads_l1d},
+                {"walk_reads_l2", s.walk_reads_l2},
+                {"walk_reads_llc", s.walk_reads_llc},
+                {"walk_reads_dram", s.walk_reads_dram}};
 }
 
 json ratio(std::uint64_t num, std::uint64_t den) { return den == 0 ? json(nullptr) : json(static_cast<double>(num) / static_cast<double>(den)); }
@@ -136,6 +143,13 @@ json collect_stats(const RunConfig& config, platforms::Platform& platform) {
         mmu_total.tlbi_received += ms.tlbi_received;
         mmu_total.stale_tlb_hits += ms.stale_tlb_hits;
         mmu_total.stale_tlb_writes += ms.stale_tlb_writes;
+        mmu_total.walk_cache_lookups += ms.walk_cache_lookups;
+        mmu_total.walk_cache_hits += ms.walk_cache_hits;
+        mmu_total.walk_cache_invalidated += ms.walk_cache_invalidated;
+        mmu_total.walk_reads_l1d += ms.walk_reads_l1d;
+        mmu_total.walk_reads_l2 += ms.walk_reads_l2;
+        mmu_total.walk_reads_llc += ms.walk_reads_llc;
+        mmu_total.walk_reads_dram += ms.walk_reads_dram;
         cycles = std::max(cycles, cs.cycles);
         records += cs.records;
         requests += cs.requests;

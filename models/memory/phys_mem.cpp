@@ -2,21 +2,29 @@
 
 #include <cstring>
 
+#include "models/common/cycles.h"
 #include "models/memory/atomic_ext.h"
+#include "models/memory/walker_access_ext.h"
 
 namespace mmusim::memory {
 
-PhysMem::PhysMem(sc_core::sc_module_name name, std::uint64_t read_latency)
+PhysMem::PhysMem(sc_core::sc_module_name name, std::uint64_t read_latency, const CacheHierarchyConfig& caches)
     : sc_core::sc_module(name), socket("socket"),
       m_latency(static_cast<double>(read_latency), sc_core::SC_NS) {
     socket.register_b_transport(this, &PhysMem::b_transport);
     socket.register_transport_dbg(this, &PhysMem::transport_dbg);
+    if (caches.enabled) {
+        m_caches = std::make_unique<CacheHierarchy>(caches);
+        for (unsigned level = 0; level < kCacheLevelCount; ++level)
+            m_level_latency[level] = cycles_to_time(m_caches->latency(static_cast<CacheLevel>(level)));
+    }
 }
 
 unsigned PhysMem::transport_dbg(int /*initiator*/, tlm::tlm_generic_payload& trans) {
     const std::uint64_t pa = trans.get_address();
     const unsigned length = trans.get_data_length();
     if ((pa & 7) != 0 || (length & 7) != 0) return 0;
+    if (m_caches != nullptr && trans.is_write()) m_caches->kernel_store(pa, length);
     for (unsigned off = 0; off < length; off += 8) {
         if (trans.is_read()) {
             const std::uint64_t value = peek(pa + off);
@@ -56,6 +64,8 @@ void PhysMem::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc
     }
     AtomicExt* atomic = nullptr;
     trans.get_extension(atomic);
+    WalkerAccessExt* walker = nullptr;
+    trans.get_extension(walker);
     if (atomic != nullptr) {
         std::uint64_t* w = word(pa, true);
         atomic->old = *w;
@@ -71,7 +81,17 @@ void PhysMem::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc
         trans.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
         return;
     }
-    delay += m_latency;
+    const bool store = atomic != nullptr || trans.is_write();
+    if (m_caches == nullptr) {
+        if (walker != nullptr) walker->served = CacheLevel::None;
+        delay += m_latency;
+    } else if (walker != nullptr) {
+        walker->served = m_caches->walker_access(walker->core, pa, store);
+        delay += m_level_latency[static_cast<unsigned>(walker->served)];
+    } else {
+        if (store) m_caches->kernel_store(pa, 8);
+        delay += m_latency;
+    }
     trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

@@ -1,6 +1,9 @@
 // Simulated physical memory that holds page-table pages as real 64-bit descriptors.
 // A TLM-2.0 target: 8-byte reads and writes, and atomic exchange / compare-and-swap
 // through AtomicExt. Data pages are never stored: the simulator does not model data.
+// With a cache model, accesses of table walkers (WalkerAccessExt) are timed by the level of
+// CacheHierarchy that serves them; the kernel's accesses keep the flat latency, and its
+// stores keep the walkers' cached copies coherent.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +14,8 @@
 #include <tlm>
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
+#include "models/memory/cache_hierarchy.h"
+
 namespace mmusim::memory {
 
 class PhysMem : public sc_core::sc_module {
@@ -18,13 +23,16 @@ public:
     // Every walker and the kernel bind here.
     tlm_utils::multi_passthrough_target_socket<PhysMem> socket;
 
-    // `read_latency` cycles are annotated on every access (the walker's descriptor fetch).
-    PhysMem(sc_core::sc_module_name name, std::uint64_t read_latency);
+    // `read_latency` cycles are annotated on every access of the kernel, and on every walker
+    // access when `caches` is not enabled.
+    PhysMem(sc_core::sc_module_name name, std::uint64_t read_latency, const CacheHierarchyConfig& caches = {});
 
     // Direct access for set-up and inspection (not a simulated access: not timed).
     std::uint64_t peek(std::uint64_t pa) const;
     void poke(std::uint64_t pa, std::uint64_t value);
     std::uint64_t pages_held() const { return m_pages.size(); }
+    // The cache model, or null when the platform has none.
+    const CacheHierarchy* caches() const { return m_caches.get(); }
 
 private:
     static constexpr unsigned kPageShift = 12;  // storage unit, independent of the granule
@@ -32,12 +40,15 @@ private:
     struct Page { std::uint64_t words[kWordsPerPage] = {}; };
 
     void b_transport(int initiator, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
-    // Untimed bulk access: reads, and writes of zeros (clearing a new page-table page).
+    // Untimed bulk access: reads, and writes of zeros (the kernel clearing a new page-table
+    // page; a kernel store for the cache model).
     unsigned transport_dbg(int initiator, tlm::tlm_generic_payload& trans);
     std::uint64_t* word(std::uint64_t pa, bool create);
 
     std::unordered_map<std::uint64_t, std::unique_ptr<Page>> m_pages;  // looked up, never iterated
     sc_core::sc_time m_latency;
+    std::unique_ptr<CacheHierarchy> m_caches;
+    sc_core::sc_time m_level_latency[kCacheLevelCount];  // by CacheLevel
 };
 
 }  // namespace mmusim::memory

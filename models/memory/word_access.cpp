@@ -16,6 +16,13 @@ WordAccess::WordAccess(tlm::tlm_initiator_socket<>& socket) : m_socket(socket) {
 WordAccess::~WordAccess() {
     // m_atomic is a member: never let the payload free it.
     if (m_trans.get_extension<AtomicExt>() != nullptr) m_trans.clear_extension(&m_atomic);
+    if (m_walker != nullptr) m_trans.clear_extension(m_walker);
+}
+
+void WordAccess::mark_walker(WalkerAccessExt* ext) {
+    if (m_walker != nullptr) m_trans.clear_extension(m_walker);
+    m_walker = ext;
+    if (ext != nullptr) m_trans.set_extension(ext);
 }
 
 void WordAccess::transport(tlm::tlm_command cmd, std::uint64_t pa, sc_core::sc_time& delay) {

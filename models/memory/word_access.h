@@ -9,6 +9,7 @@
 #include <tlm>
 
 #include "models/memory/atomic_ext.h"
+#include "models/memory/walker_access_ext.h"
 
 namespace mmusim::memory {
 
@@ -26,6 +27,9 @@ public:
     std::uint64_t compare_and_swap(std::uint64_t pa, std::uint64_t expected, std::uint64_t value, sc_core::sc_time& delay);
     // A debug read (transport_dbg): no time, not an access of the model.
     std::uint64_t peek(std::uint64_t pa);
+    // Marks every access from now on as one of a table walker: `ext` (owned by the caller,
+    // who outlives this object) stays on the payload and tells PhysMem whose caches to use.
+    void mark_walker(WalkerAccessExt* ext);
 
 private:
     void transport(tlm::tlm_command cmd, std::uint64_t pa, sc_core::sc_time& delay);
@@ -36,6 +40,7 @@ private:
     tlm::tlm_generic_payload m_trans;
     std::uint64_t m_data = 0;
     AtomicExt m_atomic;
+    WalkerAccessExt* m_walker = nullptr;
 };
 
 }  // namespace mmusim::memory

@@ -17,12 +17,15 @@ using arch::FaultKind;
 Mmu::Mmu(sc_core::sc_module_name name, const MmuConfig& config)
     : sc_core::sc_module(name), cpu_socket("cpu_socket"), dvm_socket("dvm_socket"), mem_socket("mem_socket"),
       m_config(config), m_l1i(config.l1i), m_l1d(config.l1d), m_l2(config.l2),
-      m_walker(config.walker, *this), m_words(mem_socket) {
+      m_walk_cache(config.walk_cache, config.walker.granule), m_walker(config.walker, *this, &m_walk_cache),
+      m_words(mem_socket) {
     cpu_socket.register_b_transport(this, &Mmu::translate);
     dvm_socket.register_b_transport(this, &Mmu::invalidate);
     m_l1_latency[0] = cycles_to_time(config.l1i.latency);
     m_l1_latency[1] = cycles_to_time(config.l1d.latency);
     m_l2_latency = cycles_to_time(config.l2.latency);
+    m_walker_access.core = config.core;
+    m_words.mark_walker(&m_walker_access);
 }
 
 std::uint64_t Mmu::read_descriptor(std::uint64_t pa, sc_core::sc_time& delay) {
@@ -30,6 +33,13 @@ std::uint64_t Mmu::read_descriptor(std::uint64_t pa, sc_core::sc_time& delay) {
     const std::uint64_t value = m_words.read(pa, delay);
     ++m_stats.walk_descriptor_reads;
     m_stats.walk_cycles += time_to_cycles(delay - before);
+    switch (m_walker_access.served) {
+        case memory::CacheLevel::None: break;  // no cache model: the flat memory latency
+        case memory::CacheLevel::L1d: ++m_stats.walk_reads_l1d; break;
+        case memory::CacheLevel::L2: ++m_stats.walk_reads_l2; break;
+        case memory::CacheLevel::Llc: ++m_stats.walk_reads_llc; break;
+        case memory::CacheLevel::Dram: ++m_stats.walk_reads_dram; break;
+    }
     return value;
 }
 
@@ -155,7 +165,12 @@ void Mmu::translate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
     }
 
     (ifetch ? m_pmu.ITLB_WALK : m_pmu.DTLB_WALK) += 1;
-    const WalkResult walk = m_walker.walk(va, m_ttbr, access, delay);
+    const WalkResult walk = m_walker.walk(va, m_ttbr, m_asid, access, delay);
+    if (walk.walk_cache_lookup) {
+        ++m_stats.walk_cache_lookups;
+        m_stats.walk_cache_hits += walk.walk_cache_level >= 0 ? 1 : 0;
+        m_stats.walk_cycles += m_walk_cache.config().latency;
+    }
     if (walk.fault != FaultKind::None) return fault(*ext, trans, walk.fault, walk.level);
     m_stats.hw_access_flag_updates += walk.af_updated ? 1 : 0;
     m_stats.hw_dirty_updates += walk.dirty_updated ? 1 : 0;
@@ -167,10 +182,31 @@ void Mmu::translate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
     ext->pa = walk.region_pa + (va - walk.region_va);
 }
 
+// The walk cache holds table descriptors: the TLBIs that invalidate all levels reach it, the
+// last-level forms (VALE1, RVALE1, VAALE1 and their IS forms) do not. That is why Linux may
+// use a last-level form only when no table was freed.
+unsigned Mmu::invalidate_walk_cache(const dvm::TlbiExt& t) {
+    switch (t.op) {
+        case arch::TlbiOp::VAE1IS: case arch::TlbiOp::VAE1:
+            return m_walk_cache.invalidate_va(t.va, t.asid);
+        case arch::TlbiOp::RVAE1IS:
+            return m_walk_cache.invalidate_range(t.va, t.va + t.bytes, t.asid);
+        case arch::TlbiOp::ASIDE1IS: case arch::TlbiOp::ASIDE1:
+            return m_walk_cache.invalidate_asid(t.asid);
+        case arch::TlbiOp::VMALLE1IS: case arch::TlbiOp::Count:
+            return m_walk_cache.invalidate_all();
+        case arch::TlbiOp::VALE1IS: case arch::TlbiOp::VALE1: case arch::TlbiOp::RVALE1IS: case arch::TlbiOp::RVALE1:
+        case arch::TlbiOp::VAALE1IS: case arch::TlbiOp::RVAALE1IS:
+            return 0;
+    }
+    return 0;
+}
+
 void Mmu::invalidate(tlm::tlm_generic_payload& trans, sc_core::sc_time& /*delay*/) {
     dvm::TlbiExt* t = nullptr;
     trans.get_extension(t);
     ++m_stats.tlbi_received;
+    m_stats.walk_cache_invalidated += invalidate_walk_cache(*t);
     for (Tlb* tlb : {&m_l1i, &m_l1d, &m_l2}) {
         switch (t->op) {
             case arch::TlbiOp::VALE1IS: case arch::TlbiOp::VAE1IS: case arch::TlbiOp::VALE1: case arch::TlbiOp::VAE1:

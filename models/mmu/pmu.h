@@ -28,8 +28,8 @@ struct PmuCounters {
 // Counters of the MMU that are not PMU events.
 struct MmuStats {
     std::uint64_t tlb_conflicts = 0;          // lookups that found more than one entry
-    std::uint64_t walk_descriptor_reads = 0;
-    std::uint64_t walk_cycles = 0;            // memory latency of walks
+    std::uint64_t walk_descriptor_reads = 0;  // descriptors read from memory (walks and dirty updates)
+    std::uint64_t walk_cycles = 0;            // walk-cache lookups, descriptor reads and A/D updates
     std::uint64_t hw_access_flag_updates = 0;
     std::uint64_t hw_dirty_updates = 0;
     std::uint64_t faults = 0;                 // attempts that ended in a fault
@@ -40,6 +40,14 @@ struct MmuStats {
     // them (fork's write-protected entries before its deferred flush_tlb_mm).
     std::uint64_t stale_tlb_hits = 0;
     std::uint64_t stale_tlb_writes = 0;
+    std::uint64_t walk_cache_lookups = 0;     // walks that looked up the walk cache
+    std::uint64_t walk_cache_hits = 0;        // walks that started below the root
+    std::uint64_t walk_cache_invalidated = 0; // walk-cache entries removed by TLBIs
+    // Descriptor reads by the cache level that served them (all 0 without a cache model).
+    std::uint64_t walk_reads_l1d = 0;
+    std::uint64_t walk_reads_l2 = 0;
+    std::uint64_t walk_reads_llc = 0;
+    std::uint64_t walk_reads_dram = 0;
 };
 
 }  // namespace mmusim::mmu

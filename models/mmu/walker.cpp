@@ -1,14 +1,17 @@
 #include "models/mmu/walker.h"
 
 #include "models/arch/descriptor.h"
+#include "models/common/cycles.h"
 #include "models/mmu/permissions.h"
 
 namespace mmusim::mmu {
 
 using arch::FaultKind;
 
-Walker::Walker(const WalkerConfig& config, DescriptorPort& port)
-    : m_config(config), m_geo(arch::geometry(config.granule)), m_port(port) {}
+Walker::Walker(const WalkerConfig& config, DescriptorPort& port, WalkCache* walk_cache)
+    : m_config(config), m_geo(arch::geometry(config.granule)), m_port(port),
+      m_walk_cache(walk_cache != nullptr && walk_cache->enabled() ? walk_cache : nullptr),
+      m_walk_cache_latency(cycles_to_time(m_walk_cache != nullptr ? m_walk_cache->config().latency : 0)) {}
 
 std::uint64_t Walker::update(std::uint64_t desc_pa, std::uint64_t desc, std::uint64_t set, std::uint64_t clear,
                              sc_core::sc_time& delay) {
@@ -26,21 +29,35 @@ std::uint64_t Walker::set_dirty(std::uint64_t desc_pa, sc_core::sc_time& delay) 
     return update(desc_pa, desc, 0, arch::bits::kRdonly, delay);
 }
 
-WalkResult Walker::walk(std::uint64_t va, std::uint64_t ttbr, arch::Access access, sc_core::sc_time& delay) {
+WalkResult Walker::walk(std::uint64_t va, std::uint64_t ttbr, std::uint16_t asid, arch::Access access,
+                        sc_core::sc_time& delay) {
     WalkResult r;
     std::uint64_t table = ttbr;
-    for (unsigned level = m_geo.start_level;; ++level) {
+    unsigned first_level = m_geo.start_level;
+    if (m_walk_cache != nullptr) {
+        // One lookup per walk, hit or miss; the deepest cached table descriptor wins.
+        delay += m_walk_cache_latency;
+        r.walk_cache_lookup = true;
+        const WalkCacheHit hit = m_walk_cache->lookup(va, asid);
+        if (hit.hit()) {
+            r.walk_cache_level = hit.level;
+            table = hit.table;
+            first_level = static_cast<unsigned>(hit.level) + 1;
+        }
+    }
+    for (unsigned level = first_level;; ++level) {
         r.level = level;
         r.desc_pa = table + m_geo.index(va, level) * 8;
         const std::uint64_t d = m_port.read_descriptor(r.desc_pa, delay);
         ++r.reads;
         if (!arch::desc_valid(d)) {
-            r.fault = FaultKind::Translation;
+            r.fault = FaultKind::Translation;  // an invalid descriptor is never cached
             return r;
         }
         const bool type_bit = arch::desc_is_table_or_page(d);
         if (level < 3 && type_bit) {
             table = arch::desc_oa(d, m_geo.page_shift);
+            if (m_walk_cache != nullptr) m_walk_cache->fill(va, asid, level, table);
             continue;
         }
         // A block where the granule has none, or a level-3 descriptor with bit 1 clear, is

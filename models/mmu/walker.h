@@ -1,6 +1,8 @@
 // Stage-1 table walker: reads real descriptors level by level through a DescriptorPort,
 // decodes table, block, page and invalid descriptors, applies the contiguous hint, and
 // performs the FEAT_HAFDBS access-flag and dirty updates on the one descriptor it used.
+// With a walk cache, a walk starts below the deepest cached table descriptor and caches the
+// valid table descriptors it reads on the way (also when the walk then faults).
 #pragma once
 
 #include <cstdint>
@@ -8,6 +10,7 @@
 #include "models/arch/fault.h"
 #include "models/arch/granule.h"
 #include "models/mmu/descriptor_port.h"
+#include "models/mmu/walk_cache.h"
 
 namespace mmusim::mmu {
 
@@ -26,15 +29,22 @@ struct WalkResult {
     std::uint64_t region_va = 0;   // naturally aligned region of `size` containing the VA
     std::uint64_t region_pa = 0;
     unsigned reads = 0;            // descriptors read
+    bool walk_cache_lookup = false;  // the walk cache was looked up (it is configured)
+    int walk_cache_level = -1;     // level of the cached table descriptor the walk started from; -1 = none
     bool af_updated = false;       // the hardware set AF in the leaf
     bool dirty_updated = false;    // the hardware cleared RDONLY in the leaf (DBM dirty)
 };
 
 class Walker {
 public:
-    Walker(const WalkerConfig& config, DescriptorPort& port);
+    // `walk_cache` (optional, owned by the caller) is looked up and filled by every walk.
+    Walker(const WalkerConfig& config, DescriptorPort& port, WalkCache* walk_cache = nullptr);
 
-    WalkResult walk(std::uint64_t va, std::uint64_t ttbr, arch::Access access, sc_core::sc_time& delay);
+    // A walk of the address space with table base `ttbr` and ASID `asid` (the walk cache tag).
+    WalkResult walk(std::uint64_t va, std::uint64_t ttbr, std::uint16_t asid, arch::Access access, sc_core::sc_time& delay);
+    WalkResult walk(std::uint64_t va, std::uint64_t ttbr, arch::Access access, sc_core::sc_time& delay) {
+        return walk(va, ttbr, 0, access, delay);
+    }
 
     // Hardware dirty update for a store through a writable-clean entry: clears RDONLY in the
     // descriptor at `desc_pa` (compare-and-swap, retried on a concurrent change). Returns the
@@ -50,6 +60,8 @@ private:
     WalkerConfig m_config;
     const arch::Geometry& m_geo;
     DescriptorPort& m_port;
+    WalkCache* m_walk_cache;                // null or not enabled: every walk starts at the root
+    sc_core::sc_time m_walk_cache_latency;  // per lookup
 };
 
 }  // namespace mmusim::mmu
