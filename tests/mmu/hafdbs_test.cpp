@@ -217,6 +217,245 @@ protected:
     std::uint64_t faults_before = 0;
 };
 
+KernelConfig with_hafdbs(KernelConfig c, bool hafdbs) {
+    c.hafdbs = hafdbs;
+    return c;
+}
+
+// --- A folded 64K block (mTHP) ---------------------------------------------------------------
+
+TEST_F(Hafdbs, LoadThroughAnOldFoldedBlockSetsTheAccessFlagInTheUsedDescriptorOnly) {
+    folded_block(scripted());
+    ASSERT_EQ(reclaim(16 * kPage), 0);
+    const std::vector<arch::Desc> old = block_entries();
+    for (unsigned i = 0; i < 16; ++i) ASSERT_FALSE(arch::desc_young(old[i])) << i;
+    EXPECT_FALSE(arch::desc_young(kernel_view(0)));
+    mark_mmu();
+    EXPECT_TRUE(access(kBlock + 6 * kPage, arch::Access::Load).empty());
+    EXPECT_EQ(hw_af(), 1u);
+    EXPECT_EQ(hw_dirty(), 0u);
+    EXPECT_EQ(walks(), 1u);
+    EXPECT_EQ(mmu_faults(), 0u);
+    EXPECT_EQ(kernel_faults(), 0u);
+    const std::vector<arch::Desc> now = block_entries();
+    EXPECT_EQ(now[6], old[6] | kAf);
+    for (unsigned i = 0; i < 16; ++i) {
+        if (i != 6) {
+            EXPECT_EQ(now[i], old[i]) << i;
+        }
+    }
+    // The rest of the block hits the one 64K entry: no walk, no further update.
+    for (unsigned i = 0; i < 16; ++i) EXPECT_TRUE(access(kBlock + i * kPage, arch::Access::Load).empty());
+    EXPECT_EQ(walks(), 1u);
+    EXPECT_EQ(hw_af(), 1u);
+    // The kernel sees the whole block young (and still dirty from the first write), from any entry.
+    for (unsigned i : {0u, 6u, 15u}) {
+        EXPECT_TRUE(arch::desc_young(kernel_view(i))) << i;
+        EXPECT_TRUE(arch::desc_dirty(kernel_view(i))) << i;
+    }
+    EXPECT_TRUE(block_folded());
+}
+
+TEST_F(Hafdbs, StoreToAWritableCleanFoldedBlockDirtiesTheUsedDescriptorOnly) {
+    folded_block(scripted());
+    ASSERT_EQ(madv_free(16 * kPage), 0);  // old and clean, still folded
+    ASSERT_TRUE(block_folded());
+    const std::vector<arch::Desc> clean = block_entries();
+    for (unsigned i = 0; i < 16; ++i) {
+        ASSERT_TRUE(arch::desc_write(clean[i]) && arch::desc_rdonly(clean[i]) && !arch::desc_young(clean[i])) << i;
+    }
+    EXPECT_FALSE(arch::desc_dirty(kernel_view(0)));
+    EXPECT_FALSE(arch::desc_young(kernel_view(0)));
+    mark_mmu();
+    EXPECT_TRUE(access(kBlock + 6 * kPage, arch::Access::Store).empty());
+    EXPECT_EQ(hw_af(), 1u);
+    EXPECT_EQ(hw_dirty(), 1u);
+    EXPECT_EQ(walks(), 1u);
+    EXPECT_EQ(mmu_faults(), 0u);
+    EXPECT_EQ(kernel_faults(), 0u);
+    const std::vector<arch::Desc> now = block_entries();
+    EXPECT_EQ(now[6], (clean[6] | kAf) & ~kRdonly);
+    for (unsigned i = 0; i < 16; ++i) {
+        if (i != 6) {
+            EXPECT_EQ(now[i], clean[i]) << i;
+        }
+    }
+    // Stores to the rest of the block hit the 64K entry, now writable: nothing more.
+    for (unsigned i = 0; i < 16; ++i) EXPECT_TRUE(access(kBlock + i * kPage, arch::Access::Store).empty());
+    EXPECT_EQ(walks(), 1u);
+    EXPECT_EQ(hw_dirty(), 1u);
+    EXPECT_EQ(block_entries(), now);
+    for (unsigned i : {0u, 6u, 15u}) {
+        EXPECT_TRUE(arch::desc_young(kernel_view(i))) << i;
+        EXPECT_TRUE(arch::desc_dirty(kernel_view(i))) << i;
+    }
+}
+
+TEST_F(Hafdbs, StoreThroughACachedCleanBlockEntryDirtiesTheDescriptorTheWalkUsed) {
+    folded_block(scripted());
+    ASSERT_EQ(madv_free(16 * kPage), 0);
+    const std::vector<arch::Desc> clean = block_entries();
+    mark_mmu();
+    EXPECT_TRUE(access(kBlock + 3 * kPage, arch::Access::Load).empty());  // walk: AF in entry 3
+    EXPECT_TRUE(access(kBlock + 9 * kPage, arch::Access::Store).empty());  // TLB hit, writable-clean
+    EXPECT_EQ(walks(), 1u);
+    EXPECT_EQ(hw_af(), 1u);
+    EXPECT_EQ(hw_dirty(), 1u);
+    const std::vector<arch::Desc> now = block_entries();
+    EXPECT_EQ(now[3], (clean[3] | kAf) & ~kRdonly);
+    for (unsigned i = 0; i < 16; ++i) {
+        if (i != 3) {
+            EXPECT_EQ(now[i], clean[i]) << i;
+        }
+    }
+    EXPECT_TRUE(arch::desc_dirty(kernel_view(9)));
+    EXPECT_TRUE(arch::desc_young(kernel_view(9)));
+}
+
+TEST_F(Hafdbs, WithoutHafdbsAnOldFoldedBlockTakesOneAccessFlagFaultThatAgesNothingBack) {
+    folded_block(with_hafdbs(scripted(), false));
+    ASSERT_EQ(reclaim(16 * kPage), 0);
+    mark();
+    mark_mmu();
+    EXPECT_EQ(access(kBlock + 6 * kPage, arch::Access::Load), std::vector<std::string>{"access_flag"});
+    const Delta d = delta();
+    EXPECT_EQ(mmu_faults(), 1u);
+    EXPECT_EQ(kernel_faults(), 1u);
+    EXPECT_EQ(kernel->stats().faults_by_kind.at("access_flag"), 1u);
+    EXPECT_EQ(hw_af(), 0u);
+    EXPECT_EQ(walks(), 2u);  // the faulting walk and the one after the fix-up
+    EXPECT_EQ(d.C, 16u);     // all N entries get AF
+    EXPECT_EQ(d.converts, 0u);
+    EXPECT_EQ(d.tlbi, 0u);   // not a dirty update: no flush
+    EXPECT_TRUE(block_folded());
+    for (unsigned i = 0; i < 16; ++i) EXPECT_TRUE(arch::desc_young(pte(kBlock + i * kPage))) << i;
+    for (unsigned i = 0; i < 16; ++i) EXPECT_TRUE(access(kBlock + i * kPage, arch::Access::Load).empty());
+    EXPECT_EQ(mmu_faults(), 1u);
+}
+
+TEST_F(Hafdbs, WithoutHafdbsAStoreToACleanFoldedBlockTakesOneFaultThatDirtiesAllEntries) {
+    folded_block(with_hafdbs(scripted(), false));
+    ASSERT_EQ(madv_free(16 * kPage), 0);
+    mark();
+    mark_mmu();
+    // Old and clean: the access-flag fault comes first, and the kernel's fix-up for a write
+    // makes the block young and dirty at once.
+    EXPECT_EQ(access(kBlock + 6 * kPage, arch::Access::Store), std::vector<std::string>{"dirty_fixup"});
+    const Delta d = delta();
+    EXPECT_EQ(mmu_faults(), 1u);
+    EXPECT_EQ(kernel->stats().faults_by_kind.at("access_flag"), 1u);
+    EXPECT_EQ(hw_af() + hw_dirty(), 0u);
+    EXPECT_EQ(d.C, 16u);
+    EXPECT_EQ(d.converts, 0u);
+    EXPECT_EQ(d.tlbi_op(arch::TlbiOp::RVALE1IS), 1u);  // the dirty update flushes the block
+    EXPECT_TRUE(block_folded());
+    for (unsigned i = 0; i < 16; ++i) {
+        const arch::Desc e = pte(kBlock + i * kPage);
+        EXPECT_TRUE(arch::desc_young(e) && !arch::desc_rdonly(e) && arch::desc_dirty(e)) << i;
+    }
+}
+
+TEST_F(Hafdbs, WithoutHafdbsAStoreThroughACachedCleanBlockEntryIsAPermissionFault) {
+    folded_block(with_hafdbs(scripted(), false));
+    ASSERT_EQ(madv_free(16 * kPage), 0);
+    mark_mmu();
+    EXPECT_EQ(access(kBlock + 3 * kPage, arch::Access::Load), std::vector<std::string>{"access_flag"});
+    EXPECT_EQ(access(kBlock + 9 * kPage, arch::Access::Store), std::vector<std::string>{"dirty_fixup"});
+    EXPECT_EQ(mmu_faults(), 2u);
+    EXPECT_EQ(kernel->stats().faults_by_kind.at("permission"), 1u);
+    EXPECT_EQ(hw_af() + hw_dirty(), 0u);
+    EXPECT_TRUE(block_folded());
+    for (unsigned i = 0; i < 16; ++i) EXPECT_TRUE(arch::desc_dirty(pte(kBlock + i * kPage))) << i;
+}
+
+// --- A level-3 page and a PMD block, with and without the feature ---------------------------
+
+enum class Leaf { Page, Pmd };
+
+class HafdbsLeaf : public Hafdbs, public ::testing::WithParamInterface<std::tuple<Leaf, bool>> {
+protected:
+    Leaf leaf() const { return std::get<0>(GetParam()); }
+    bool hw() const { return std::get<1>(GetParam()); }
+    void SetUp() override {
+        KernelConfig c = scripted();
+        c.hafdbs = hw();
+        if (leaf() == Leaf::Page) c.mthp_orders.clear();
+        else c.thp = KernelConfig::Thp::Always;
+        build(c);
+        ASSERT_EQ(mmap_anon(kBlock, kPmdSize), 0);
+        ASSERT_STREQ(fault(kBlock + 5 * kPage, arch::Access::Store), leaf() == Leaf::Page ? "anon_folio_order0" : "anon_huge_pmd");
+        ASSERT_TRUE(arch::desc_young(entry()) && arch::desc_dirty(entry()));
+    }
+    std::uint64_t len() const { return leaf() == Leaf::Page ? kPage : kPmdSize; }
+    // The leaf descriptor of the page at kBlock + 5 pages: its PTE, or the PMD block.
+    arch::Desc entry() const {
+        if (leaf() == Leaf::Pmd) return mem->peek(kernel->tables().pmd_lookup(kernel->mm(), kBlock));
+        return pte(kBlock + 5 * kPage);
+    }
+    std::uint64_t addr() const { return kBlock + 5 * kPage; }
+    const char* fixup(bool write) const {
+        if (leaf() == Leaf::Pmd) return "huge_pmd_access_flag";
+        return write ? "dirty_fixup" : "access_flag";
+    }
+};
+
+TEST_P(HafdbsLeaf, LoadThroughAnOldEntry) {
+    ASSERT_EQ(range_call(SyscallOp::Reclaim, leaf() == Leaf::Page ? addr() : kBlock, len()), 0);
+    const arch::Desc old = entry();
+    ASSERT_FALSE(arch::desc_young(old));
+    mark_mmu();
+    const std::vector<std::string> paths = access(addr(), arch::Access::Load);
+    EXPECT_EQ(entry(), old | kAf);  // young, nothing else changed (not made dirty or writable)
+    if (hw()) {
+        EXPECT_TRUE(paths.empty());
+        EXPECT_EQ(hw_af(), 1u);
+        EXPECT_EQ(mmu_faults(), 0u);
+        EXPECT_EQ(kernel_faults(), 0u);
+        EXPECT_EQ(walks(), 1u);
+    } else {
+        EXPECT_EQ(paths, std::vector<std::string>{fixup(false)});
+        EXPECT_EQ(hw_af(), 0u);
+        EXPECT_EQ(mmu_faults(), 1u);
+        EXPECT_EQ(kernel->stats().faults_by_kind.at("access_flag"), 1u);
+        EXPECT_EQ(walks(), 2u);
+    }
+    EXPECT_EQ(hw_dirty(), 0u);
+}
+
+TEST_P(HafdbsLeaf, StoreThroughAWritableCleanEntry) {
+    ASSERT_EQ(madvise(leaf() == Leaf::Page ? addr() : kBlock, len(), Advice::Free), 0);
+    const arch::Desc clean = entry();
+    ASSERT_TRUE(arch::desc_write(clean) && arch::desc_rdonly(clean) && !arch::desc_young(clean));
+    ASSERT_FALSE(arch::desc_dirty(clean));
+    mark_mmu();
+    const std::vector<std::string> paths = access(addr(), arch::Access::Store);
+    EXPECT_TRUE(arch::desc_young(entry()));
+    EXPECT_TRUE(arch::desc_dirty(entry()));
+    if (hw()) {
+        EXPECT_TRUE(paths.empty());
+        EXPECT_EQ(entry(), (clean | kAf) & ~kRdonly);  // hardware dirty: RDONLY cleared, no SW bit
+        EXPECT_EQ(hw_af(), 1u);
+        EXPECT_EQ(hw_dirty(), 1u);
+        EXPECT_EQ(mmu_faults(), 0u);
+        EXPECT_EQ(kernel_faults(), 0u);
+        EXPECT_EQ(walks(), 1u);
+    } else {
+        EXPECT_EQ(paths, std::vector<std::string>{fixup(true)});
+        EXPECT_EQ(entry(), (clean | kAf | kSwDirty) & ~kRdonly);
+        EXPECT_EQ(hw_af() + hw_dirty(), 0u);
+        EXPECT_EQ(mmu_faults(), 1u);
+        EXPECT_EQ(kernel_faults(), 1u);
+        EXPECT_EQ(walks(), 2u);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Hafdbs, HafdbsLeaf,
+                         ::testing::Combine(::testing::Values(Leaf::Page, Leaf::Pmd), ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<std::tuple<Leaf, bool>>& i) {
+                             return std::string(std::get<0>(i.param) == Leaf::Page ? "Page" : "Pmd") +
+                                    (std::get<1>(i.param) ? "Hardware" : "Software");
+                         });
+
 // --- A stale writable-clean TLB entry whose descriptor changed ------------------------------
 
 // The kernel changed the descriptor without invalidating the TLB yet (fork write-protects the
