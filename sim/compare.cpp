@@ -1,5 +1,6 @@
 #include "sim/compare.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iomanip>
 #include <sstream>
@@ -56,6 +57,7 @@ namespace {
 struct Row {
     const char* label;
     json::json_pointer pointer;
+    bool only_if_seen = false;  // shown only when some run counts one (rare events)
 };
 
 std::string cell(const json& v) {
@@ -94,6 +96,7 @@ std::string compare_table(const json& result) {
         {"blocks mapped cont", json::json_pointer("/kernel/contpte/blocks_mapped_cont")},
         {"folds", json::json_pointer("/kernel/contpte/folds")},
         {"unfolds", json::json_pointer("/kernel/contpte/unfolds")},
+        {"tlb conflicts", json::json_pointer("/mmu/tlb_conflicts"), true},
         {"kernel cycles", json::json_pointer("/kernel/cycles")},
         {"cycles", json::json_pointer("/cycles")},
     };
@@ -105,6 +108,9 @@ std::string compare_table(const json& result) {
     for (std::size_t i = 1; i < values.size(); ++i) header.push_back("ratio " + values[i].get<std::string>());
     table.push_back(header);
     for (const Row& row : rows) {
+        if (row.only_if_seen &&
+            std::none_of(runs.begin(), runs.end(), [&](const json& run) { return run.at(row.pointer).get<std::uint64_t>() != 0; }))
+            continue;
         std::vector<std::string> line = {row.label};
         for (const json& run : runs) line.push_back(cell(run.at(row.pointer)));
         for (std::size_t i = 1; i < runs.size(); ++i) line.push_back(ratio_text(runs[i].at(row.pointer), runs[0].at(row.pointer)));

@@ -135,6 +135,15 @@ TEST_F(ShippedConfigs, ThpSplitsWriteFoldedBlocksWithoutConverts) {
     EXPECT_LT(k["faults"]["total"].get<std::uint64_t>(), never["kernel"]["faults"]["total"].get<std::uint64_t>());
 }
 
+TEST_F(ShippedConfigs, Bbml2RefoldLeavesFifteenConflictsPerRound) {
+    const json bbml2 = run("bbml2_conflict.json");
+    const json bbm = run("bbml2_conflict.json", {"--set", "platform.features.bbml2_noabort=false"});
+    EXPECT_EQ(bbml2["mmu"]["tlb_conflicts"], 15 * 100);
+    EXPECT_EQ(bbml2["kernel"]["contpte"]["folds"], 100);
+    EXPECT_EQ(bbml2["kernel"]["contpte"]["unfolds"], 100);
+    EXPECT_EQ(bbm["mmu"]["tlb_conflicts"], 0);
+}
+
 TEST_F(ShippedConfigs, StringValuesOfSetAreTakenAsTyped) {
     // 6.10 would be the number 6.1 if parsed as JSON.
     const json r = run("mprotect_churn.json", {"--set", "kernel.version=6.10"});
