@@ -65,8 +65,8 @@ int cli_main(int argc, char** argv) {
     std::string log_level = "warn";
     app.add_option("--log-level", log_level, "LEVEL or LEVEL,module=LEVEL,... (modules: sim, core, mmu, kernel, workload, systemc)");
 
-    std::string config_path, out_dir = "mmusim-out", vary;
-    std::vector<std::string> sets;
+    std::string config_path, out_dir = "mmusim-out";
+    std::vector<std::string> sets, varies;
     bool json_out = false;
 
     CLI::App* run = app.add_subcommand("run", "run a config and write its statistics");
@@ -77,7 +77,8 @@ int cli_main(int argc, char** argv) {
 
     CLI::App* compare = app.add_subcommand("compare", "run a config once per value of a key, side by side");
     compare->add_option("config", config_path, "config file (JSON)")->required();
-    compare->add_option("--vary", vary, "KEY=V1,V2[,...]")->required();
+    compare->add_option("--vary", varies, "KEY=V1,V2[,...]; repeat it to vary several keys together (value i of each in run i)")
+        ->required();
     compare->add_option("--set", sets, "override one key: KEY=VALUE");
     std::string compare_out;
     compare->add_option("--out", compare_out, "also write compare.json and each run's stats.json into this folder");
@@ -107,7 +108,7 @@ int cli_main(int argc, char** argv) {
             if (json_out) std::cout << text;
             else std::cout << summary(stats) << "statistics: " << out_dir << "/stats.json\n";
         } else if (*compare) {
-            const json result = run_compare(config_path, overrides, vary);
+            const json result = run_compare(config_path, overrides, varies);
             if (!compare_out.empty()) {
                 for (std::size_t i = 0; i < result["runs"].size(); ++i)
                     write_file_atomic(compare_out + "/run" + std::to_string(i) + "/stats.json", stats_text(result["runs"][i]));

@@ -1,5 +1,6 @@
 #include "sim/compare.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iomanip>
 #include <sstream>
@@ -31,24 +32,48 @@ std::vector<std::string> split_values(const std::string& text) {
     return out;
 }
 
-json run_compare(const std::string& config_path, const std::vector<Override>& overrides, const std::string& vary) {
-    const std::size_t eq = vary.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == vary.size())
-        throw ConfigError("--vary " + vary + ": expected KEY=V1,V2[,...], e.g. --vary kernel.contpte=false,true");
-    const std::string key = vary.substr(0, eq);
-    const std::vector<std::string> values = split_values(vary.substr(eq + 1));
-    if (values.size() < 2) throw ConfigError("--vary " + vary + ": give at least two values to compare");
+json run_compare(const std::string& config_path, const std::vector<Override>& overrides,
+                 const std::vector<std::string>& varies) {
+    if (varies.empty()) throw ConfigError("--vary: give KEY=V1,V2[,...], e.g. --vary kernel.contpte=false,true");
+    // Each --vary is KEY=V1,V2,...; repeated ones are varied together, value i of each in run i.
+    std::vector<std::string> keys;
+    std::vector<std::vector<std::string>> columns;
+    for (const std::string& vary : varies) {
+        const std::size_t eq = vary.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == vary.size())
+            throw ConfigError("--vary " + vary + ": expected KEY=V1,V2[,...], e.g. --vary kernel.contpte=false,true");
+        const std::string key = vary.substr(0, eq);
+        const std::vector<std::string> values = split_values(vary.substr(eq + 1));
+        if (values.size() < 2) throw ConfigError("--vary " + vary + ": give at least two values to compare");
+        if (std::find(keys.begin(), keys.end(), key) != keys.end())
+            throw ConfigError("--vary " + vary + ": " + key + " is already varied by another --vary");
+        if (!columns.empty() && values.size() != columns.front().size())
+            throw ConfigError("--vary " + vary + ": " + std::to_string(values.size()) + " values, but --vary " + varies.front() +
+                              " has " + std::to_string(columns.front().size()) +
+                              "; repeated --vary options are varied together (value i of each in run i), so they need as many values");
+        keys.push_back(key);
+        columns.push_back(values);
+    }
+    const std::size_t n = columns.front().size();
 
     // Load every variant before running any, so that a bad value stops the command at once.
     std::vector<RunConfig> configs;
-    for (const std::string& v : values) {
+    std::vector<std::string> labels;
+    for (std::size_t i = 0; i < n; ++i) {
         std::vector<Override> all = overrides;
-        all.push_back(parse_override(key + "=" + v, "--vary"));
+        std::string label;
+        for (std::size_t k = 0; k < keys.size(); ++k) {
+            all.push_back(parse_override(keys[k] + "=" + columns[k][i], "--vary"));
+            label += (k == 0 ? "" : " / ") + columns[k][i];
+        }
         configs.push_back(load_config(config_path, all));
+        labels.push_back(label);
     }
+    std::string key_label;
+    for (std::size_t k = 0; k < keys.size(); ++k) key_label += (k == 0 ? "" : " / ") + keys[k];
     json runs = json::array();
     for (const RunConfig& rc : configs) runs.push_back(run_simulation(rc));
-    return json{{"vary", key}, {"values", values}, {"runs", runs}};
+    return json{{"vary", key_label}, {"values", labels}, {"runs", runs}};
 }
 
 namespace {
@@ -56,6 +81,7 @@ namespace {
 struct Row {
     const char* label;
     json::json_pointer pointer;
+    bool only_if_seen = false;  // shown only when some run counts one (rare events)
 };
 
 std::string cell(const json& v) {
@@ -94,6 +120,7 @@ std::string compare_table(const json& result) {
         {"blocks mapped cont", json::json_pointer("/kernel/contpte/blocks_mapped_cont")},
         {"folds", json::json_pointer("/kernel/contpte/folds")},
         {"unfolds", json::json_pointer("/kernel/contpte/unfolds")},
+        {"tlb conflicts", json::json_pointer("/mmu/tlb_conflicts"), true},
         {"kernel cycles", json::json_pointer("/kernel/cycles")},
         {"cycles", json::json_pointer("/cycles")},
     };
@@ -105,6 +132,9 @@ std::string compare_table(const json& result) {
     for (std::size_t i = 1; i < values.size(); ++i) header.push_back("ratio " + values[i].get<std::string>());
     table.push_back(header);
     for (const Row& row : rows) {
+        if (row.only_if_seen &&
+            std::none_of(runs.begin(), runs.end(), [&](const json& run) { return run.at(row.pointer).get<std::uint64_t>() != 0; }))
+            continue;
         std::vector<std::string> line = {row.label};
         for (const json& run : runs) line.push_back(cell(run.at(row.pointer)));
         for (std::size_t i = 1; i < runs.size(); ++i) line.push_back(ratio_text(runs[i].at(row.pointer), runs[0].at(row.pointer)));

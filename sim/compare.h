@@ -14,8 +14,11 @@ namespace mmusim::sim {
 // Splits "V1,V2,..." at top-level commas (commas inside [], {} or quotes stay).
 std::vector<std::string> split_values(const std::string& text);
 
-// Runs the config once per value of `vary` ("KEY=V1,V2"); returns {"vary", "values", "runs"}.
-nlohmann::json run_compare(const std::string& config_path, const std::vector<Override>& overrides, const std::string& vary);
+// Runs the config once per value of `varies` ("KEY=V1,V2", one per --vary); several are
+// varied together, value i of each in run i, and must give as many values. Returns {"vary",
+// "values", "runs"}: the keys and each run's values, joined by " / " when there are several.
+nlohmann::json run_compare(const std::string& config_path, const std::vector<Override>& overrides,
+                           const std::vector<std::string>& varies);
 
 // The side-by-side table for people.
 std::string compare_table(const nlohmann::json& result);

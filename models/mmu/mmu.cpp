@@ -75,23 +75,34 @@ void Mmu::check_stale(const TlbEntry& entry, Access access) {
     }
 }
 
-bool Mmu::use_entry(TlbEntry& entry, std::uint64_t va, Access access, TranslationExt& ext, sc_core::sc_time& delay) {
+FaultKind Mmu::use_entry(TlbEntry& entry, std::uint64_t va, Access access, TranslationExt& ext,
+                         sc_core::sc_time& delay) {
     if (m_config.smp != nullptr && m_config.smp->window_open) check_stale(entry, access);
     switch (check_permission(entry.desc, access, m_config.walker.hafdbs)) {
         case PermissionResult::Allowed:
             break;
-        case PermissionResult::NeedsDirtyUpdate:
+        case PermissionResult::NeedsDirtyUpdate: {
             // A store through a writable-clean cached entry: the hardware marks the one
-            // descriptor dirty, then the entry is used as writable.
-            entry.desc = m_walker.set_dirty(entry.desc_pa, delay);
-            ++m_stats.hw_dirty_updates;
+            // descriptor dirty in memory, but only if that descriptor still allows it. If the
+            // kernel changed it after this entry was cached (write-protected, cleared) and has
+            // not invalidated the TLB yet, the store faults and the kernel resolves it.
+            const HwUpdate u = m_walker.set_dirty(entry.desc_pa, entry.level, delay);
+            if (u.fault != FaultKind::None) {
+                ext.fault_level = entry.level;
+                return u.fault;
+            }
+            m_stats.hw_access_flag_updates += u.af_updated ? 1 : 0;
+            m_stats.hw_dirty_updates += u.dirty_updated ? 1 : 0;
+            // The entry is used as writable from now on.
+            entry.desc = (entry.desc | arch::bits::kAf) & ~arch::bits::kRdonly;
             break;
+        }
         case PermissionResult::Fault:
             ext.fault_level = entry.level;
-            return false;
+            return FaultKind::Permission;
     }
     ext.pa = entry.pa + (va - entry.region());
-    return true;
+    return FaultKind::None;
 }
 
 // Returns true if the conflict aborts the access.
@@ -145,7 +156,8 @@ void Mmu::translate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
     const TlbLookup hit1 = l1.lookup(va, m_asid, bbml2_pick);
     if (hit1.matches > 1 && conflict(l1, hit1, va, *ext)) return fault(*ext, trans, FaultKind::TlbConflict, 3);
     if (hit1.entry != nullptr) {
-        if (!use_entry(*hit1.entry, va, access, *ext, delay)) fault(*ext, trans, FaultKind::Permission, ext->fault_level);
+        const FaultKind f = use_entry(*hit1.entry, va, access, *ext, delay);
+        if (f != FaultKind::None) fault(*ext, trans, f, ext->fault_level);
         return;
     }
 
@@ -157,10 +169,10 @@ void Mmu::translate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
         TlbEntry& e = *hit2.entry;
         // Check (and, for a store through a writable-clean entry, mark dirty) first, so
         // that the L1 copy carries the updated descriptor; the refill happens either way.
-        const bool allowed = use_entry(e, va, access, *ext, delay);
+        const FaultKind f = use_entry(e, va, access, *ext, delay);
         (ifetch ? m_pmu.L1I_TLB_REFILL : m_pmu.L1D_TLB_REFILL) += 1;
         l1.fill(va, m_asid, e.global(), e.size(), e.region(), e.pa, e.desc, e.desc_pa, e.level);
-        if (!allowed) fault(*ext, trans, FaultKind::Permission, ext->fault_level);
+        if (f != FaultKind::None) fault(*ext, trans, f, ext->fault_level);
         return;
     }
 

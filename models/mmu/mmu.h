@@ -64,8 +64,10 @@ private:
     void translate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
     void invalidate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
     unsigned invalidate_walk_cache(const dvm::TlbiExt& t);
-    // Applies the permission check of a TLB entry; returns false on a fault.
-    bool use_entry(TlbEntry& entry, std::uint64_t va, arch::Access access, TranslationExt& ext, sc_core::sc_time& delay);
+    // Applies the permission check of a TLB entry, with the hardware dirty update of a store
+    // through a writable-clean entry; returns the fault the access takes (None: allowed).
+    arch::FaultKind use_entry(TlbEntry& entry, std::uint64_t va, arch::Access access, TranslationExt& ext,
+                              sc_core::sc_time& delay);
     bool conflict(Tlb& tlb, const TlbLookup& hit, std::uint64_t va, TranslationExt& ext);
     // Counts a hit on an entry that no longer matches its descriptor in memory.
     void check_stale(const TlbEntry& entry, arch::Access access);

@@ -13,20 +13,50 @@ Walker::Walker(const WalkerConfig& config, DescriptorPort& port, WalkCache* walk
       m_walk_cache(walk_cache != nullptr && walk_cache->enabled() ? walk_cache : nullptr),
       m_walk_cache_latency(cycles_to_time(m_walk_cache != nullptr ? m_walk_cache->config().latency : 0)) {}
 
-std::uint64_t Walker::update(std::uint64_t desc_pa, std::uint64_t desc, std::uint64_t set, std::uint64_t clear,
-                             sc_core::sc_time& delay) {
-    // The hardware update is an atomic read-modify-write of the one descriptor it used.
+HwUpdate Walker::update(std::uint64_t desc_pa, std::uint64_t desc, unsigned level, arch::Access access,
+                        sc_core::sc_time& delay) {
+    HwUpdate u;
     for (;;) {
+        // Still a leaf of this level? (A block or page descriptor; a concurrent change may
+        // have made it invalid, or replaced a block by a table.)
+        const bool leaf = arch::desc_valid(desc) && (arch::desc_is_table_or_page(desc) == (level == 3));
+        if (!leaf) {
+            u.fault = FaultKind::Translation;
+            return u;
+        }
+        // Without hardware AF management an old entry is an access-flag fault, which comes
+        // before the permission check.
+        if (!arch::desc_young(desc) && !m_config.hafdbs) {
+            u.fault = FaultKind::AccessFlag;
+            return u;
+        }
+        const PermissionResult perm = check_permission(desc, access, m_config.hafdbs);
+        if (perm == PermissionResult::Fault) {
+            u.fault = FaultKind::Permission;
+            return u;
+        }
+        const std::uint64_t set = arch::desc_young(desc) ? 0 : arch::bits::kAf;
+        const std::uint64_t clear = perm == PermissionResult::NeedsDirtyUpdate ? arch::bits::kRdonly : 0;
+        if ((set | clear) == 0) {
+            u.desc = desc;
+            return u;
+        }
+        // The hardware update is an atomic read-modify-write of the one descriptor used.
         const std::uint64_t wanted = (desc | set) & ~clear;
         const std::uint64_t found = m_port.cas_descriptor(desc_pa, desc, wanted, delay);
-        if (found == desc) return wanted;
-        desc = found;
+        if (found == desc) {
+            u.desc = wanted;
+            u.af_updated = set != 0;
+            u.dirty_updated = clear != 0;
+            return u;
+        }
+        desc = found;  // changed under us: decide again on what memory holds now
     }
 }
 
-std::uint64_t Walker::set_dirty(std::uint64_t desc_pa, sc_core::sc_time& delay) {
+HwUpdate Walker::set_dirty(std::uint64_t desc_pa, unsigned level, sc_core::sc_time& delay) {
     const std::uint64_t desc = m_port.read_descriptor(desc_pa, delay);
-    return update(desc_pa, desc, 0, arch::bits::kRdonly, delay);
+    return update(desc_pa, desc, level, arch::Access::Store, delay);
 }
 
 WalkResult Walker::walk(std::uint64_t va, std::uint64_t ttbr, std::uint16_t asid, arch::Access access,
@@ -70,6 +100,17 @@ WalkResult Walker::walk(std::uint64_t va, std::uint64_t ttbr, std::uint16_t asid
         break;
     }
 
+    // Access flag, permissions and the hardware updates; the descriptor they leave (which a
+    // concurrent change may have replaced) is the translation used.
+    const HwUpdate u = update(r.desc_pa, r.desc, r.level, access, delay);
+    if (u.fault != FaultKind::None) {
+        r.fault = u.fault;
+        return r;
+    }
+    r.desc = u.desc;
+    r.af_updated = u.af_updated;
+    r.dirty_updated = u.dirty_updated;
+
     // Size of the translation: the level's block size, or the contiguous block when the hint
     // is honoured (PTE_CONT at level 3, contiguous PMD blocks at level 2).
     r.size = m_geo.level_size(r.level);
@@ -83,26 +124,6 @@ WalkResult Walker::walk(std::uint64_t va, std::uint64_t ttbr, std::uint16_t asid
     const std::uint64_t level_mask = m_geo.level_size(r.level) - 1;
     const std::uint64_t pa_of_va = arch::desc_oa(r.desc, m_geo.page_shift) + (va & level_mask);
     r.region_pa = pa_of_va & ~(r.size - 1);
-
-    const PermissionResult perm = check_permission(r.desc, access, m_config.hafdbs);
-    if (!arch::desc_young(r.desc)) {
-        if (!m_config.hafdbs) {
-            r.fault = FaultKind::AccessFlag;
-            return r;
-        }
-    }
-    if (perm == PermissionResult::Fault) {
-        r.fault = FaultKind::Permission;
-        return r;
-    }
-    std::uint64_t set = 0, clear = 0;
-    if (!arch::desc_young(r.desc)) set |= arch::bits::kAf;
-    if (perm == PermissionResult::NeedsDirtyUpdate) clear |= arch::bits::kRdonly;
-    if ((set | clear) != 0) {
-        r.desc = update(r.desc_pa, r.desc, set, clear, delay);
-        r.af_updated = set != 0;
-        r.dirty_updated = clear != 0;
-    }
     return r;
 }
 

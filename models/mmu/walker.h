@@ -35,6 +35,14 @@ struct WalkResult {
     bool dirty_updated = false;    // the hardware cleared RDONLY in the leaf (DBM dirty)
 };
 
+// Outcome of the access-flag / dirty update of one leaf descriptor.
+struct HwUpdate {
+    arch::FaultKind fault = arch::FaultKind::None;
+    std::uint64_t desc = 0;        // the descriptor as updated (or as found, if nothing was needed)
+    bool af_updated = false;       // this update set AF
+    bool dirty_updated = false;    // this update cleared RDONLY
+};
+
 class Walker {
 public:
     // `walk_cache` (optional, owned by the caller) is looked up and filled by every walk.
@@ -46,16 +54,24 @@ public:
         return walk(va, ttbr, 0, access, delay);
     }
 
-    // Hardware dirty update for a store through a writable-clean entry: clears RDONLY in the
-    // descriptor at `desc_pa` (compare-and-swap, retried on a concurrent change). Returns the
-    // new descriptor value.
-    std::uint64_t set_dirty(std::uint64_t desc_pa, sc_core::sc_time& delay);
+    // Hardware dirty update for a store through a cached writable-clean entry of `level`:
+    // re-reads the descriptor at `desc_pa` and clears RDONLY (setting AF too if it was aged
+    // meanwhile) only while the descriptor is still a valid leaf that permits the store. One
+    // that lost DBM (write-protected by the kernel, e.g. by fork or mprotect, before its TLBI)
+    // is a permission fault, one that became invalid or a table a translation fault; neither
+    // is written.
+    HwUpdate set_dirty(std::uint64_t desc_pa, unsigned level, sc_core::sc_time& delay);
 
     const WalkerConfig& config() const { return m_config; }
 
 private:
-    std::uint64_t update(std::uint64_t desc_pa, std::uint64_t desc, std::uint64_t set, std::uint64_t clear,
-                         sc_core::sc_time& delay);
+    // Checks the leaf `desc` (read from `desc_pa`, at `level`) for `access` and performs the
+    // hardware access-flag and dirty updates the access needs, as one compare-and-swap. When
+    // the descriptor changed since it was read (another agent wrote it), the new value is
+    // checked again from the start: the update is applied only to a descriptor that still
+    // allows it, never blindly to whatever was found.
+    HwUpdate update(std::uint64_t desc_pa, std::uint64_t desc, unsigned level, arch::Access access,
+                    sc_core::sc_time& delay);
 
     WalkerConfig m_config;
     const arch::Geometry& m_geo;

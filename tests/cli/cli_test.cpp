@@ -359,5 +359,32 @@ TEST_F(CliCompare, JsonAndOutFolder) {
     EXPECT_TRUE(fs::exists(dir / "cmp/run1/stats.json"));
 }
 
+TEST_F(CliCompare, RepeatedVaryOptionsAreVariedTogether) {
+    write_json(dir / "run.json", generator_config(20000));
+    const CliResult r = mmusim({"compare", "run.json", "--vary", "kernel.mthp=[],[\"64K\"],[\"64K\"]", "--vary",
+                                "kernel.contpte=true,false,true", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json doc = json::parse(r.out);
+    EXPECT_EQ(doc["vary"], "kernel.mthp / kernel.contpte");
+    EXPECT_EQ(doc["values"], json::array({"[] / true", "[\"64K\"] / false", "[\"64K\"] / true"}));
+    ASSERT_EQ(doc["runs"].size(), 3u);
+    EXPECT_EQ(doc["runs"][0]["config"]["kernel"]["mthp"], json::array());
+    EXPECT_EQ(doc["runs"][1]["config"]["kernel"]["mthp"], json::array({"64K"}));
+    EXPECT_EQ(doc["runs"][1]["config"]["kernel"]["contpte"], false);
+    EXPECT_EQ(doc["runs"][2]["config"]["kernel"]["contpte"], true);
+    const CliResult t = mmusim({"compare", "run.json", "--vary", "kernel.mthp=[],[\"64K\"]", "--vary", "kernel.contpte=false,true"});
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_EQ(t.out.rfind("kernel.mthp / kernel.contpte", 0), 0u) << t.out;
+}
+
+TEST_F(CliCompare, RepeatedVaryOptionsNeedAsManyValuesAndDistinctKeys) {
+    write_json(dir / "run.json", generator_config(1000));
+    EXPECT_TRUE(is_clean_error(
+        mmusim({"compare", "run.json", "--vary", "kernel.contpte=false,true", "--vary", "kernel.kpti=false,true,false"}),
+        dir.path(), {"--vary kernel.kpti=false,true,false", "3 values", "has 2", "varied together"}));
+    EXPECT_TRUE(is_clean_error(mmusim({"compare", "run.json", "--vary", "kernel.contpte=false,true", "--vary", "kernel.contpte=true,false"}),
+                               dir.path(), {"kernel.contpte is already varied"}));
+}
+
 }  // namespace
 }  // namespace mmusim::cli_test

@@ -135,6 +135,56 @@ TEST_F(ShippedConfigs, ThpSplitsWriteFoldedBlocksWithoutConverts) {
     EXPECT_LT(k["faults"]["total"].get<std::uint64_t>(), never["kernel"]["faults"]["total"].get<std::uint64_t>());
 }
 
+TEST_F(ShippedConfigs, Bbml2RefoldLeavesFifteenConflictsPerRound) {
+    const json bbml2 = run("bbml2_conflict.json");
+    const json bbm = run("bbml2_conflict.json", {"--set", "platform.features.bbml2_noabort=false"});
+    EXPECT_EQ(bbml2["mmu"]["tlb_conflicts"], 15 * 100);
+    EXPECT_EQ(bbml2["kernel"]["contpte"]["folds"], 100);
+    EXPECT_EQ(bbml2["kernel"]["contpte"]["unfolds"], 100);
+    EXPECT_EQ(bbm["mmu"]["tlb_conflicts"], 0);
+}
+
+TEST_F(ShippedConfigs, KernelCompileHasTheSignsOfTheContpteMeasurement) {
+    // The three columns of README "Reproducing a published result". Signs and ratios only:
+    // cycle figures follow the cost model and the walker timing.
+    const CliResult r = run_mmusim({"compare", (kConfigs / "kernel_compile.json").string(), "--vary",
+                                    "kernel.mthp=[],[\"64K\"],[\"64K\"]", "--vary", "kernel.contpte=true,false,true", "--json"},
+                                   dir.path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json runs = json::parse(r.out)["runs"];
+    ASSERT_EQ(runs.size(), 3u);
+    struct Figures {
+        double dwalks, iwalks, faults, kernel, total, user, cont;
+    };
+    const auto figures = [](const json& run) {
+        const auto n = [&](const char* pointer) { return run.at(json::json_pointer(pointer)).get<double>(); };
+        return Figures{n("/pmu/DTLB_WALK"),   n("/pmu/ITLB_WALK"), n("/kernel/faults/total"),
+                       n("/kernel/cycles"),   n("/cycles"),        n("/cycles") - n("/kernel/cycles"),
+                       n("/kernel/contpte/blocks_mapped_cont")};
+    };
+    const Figures base = figures(runs[0]), mthp = figures(runs[1]), cont = figures(runs[2]);
+    EXPECT_EQ(base.cont, 0);
+    EXPECT_EQ(mthp.cont, 0);
+    EXPECT_GT(cont.cont, 0);
+    // Fewer data walks with 64K folios, and far fewer again with contpte; code is 4K page
+    // cache in every run, so instruction walks do not change.
+    EXPECT_LT(mthp.dwalks, base.dwalks);
+    EXPECT_LT(cont.dwalks, 0.5 * mthp.dwalks);
+    EXPECT_EQ(cont.iwalks, base.iwalks);
+    // Faults: about tenfold fewer with 64K folios; contpte maps them differently, not fewer.
+    EXPECT_LT(mthp.faults, 0.2 * base.faults);
+    EXPECT_EQ(cont.faults, mthp.faults);
+    // Kernel time: below the baseline by at least the 39 % measured, and lower with contpte
+    // than without.
+    EXPECT_LT(cont.kernel, 0.61 * base.kernel);
+    EXPECT_LT(cont.kernel, mthp.kernel);
+    // User time (cycles outside the kernel) and total time: contpte < mTHP alone < baseline.
+    EXPECT_LT(cont.user, mthp.user);
+    EXPECT_LT(mthp.user, base.user);
+    EXPECT_LT(cont.total, mthp.total);
+    EXPECT_LT(mthp.total, base.total);
+}
+
 TEST_F(ShippedConfigs, StringValuesOfSetAreTakenAsTyped) {
     // 6.10 would be the number 6.1 if parsed as JSON.
     const json r = run("mprotect_churn.json", {"--set", "kernel.version=6.10"});

@@ -50,6 +50,7 @@ protected:
         mc.l1d.name = "l1d";
         mc.l2 = mmu::TlbConfig{"l2", 1280, 5, {4096, 65536, 2u << 20}, 5};
         mc.walker.granule = c.granule;
+        mc.walker.hafdbs = c.hafdbs;  // the walker and the kernel see the same platform
         mc.conflict_abort = conflict_abort;
         mmu_ = std::make_unique<mmu::Mmu>("mmu0", mc);
         kernel->mem_socket.bind(mem->socket);
