@@ -84,6 +84,20 @@ void write_text(const fs::path& path, const std::string& content) {
 
 void write_json(const fs::path& path, const nlohmann::json& doc) { write_text(path, doc.dump(2) + "\n"); }
 
+std::vector<std::string> with_sets(std::vector<std::string> args, const std::vector<std::string>& sets) {
+    for (const std::string& set : sets) {
+        args.push_back("--set");
+        args.push_back(set);
+    }
+    return args;
+}
+
+nlohmann::json run_stats(const std::vector<std::string>& args, const fs::path& cwd) {
+    const CliResult r = run_mmusim(args, cwd);
+    EXPECT_EQ(r.exit_code, 0) << r.command << "\n" << r.err;
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+}
+
 std::string read_text(const fs::path& path) {
     std::ifstream f(path, std::ios::binary);
     std::ostringstream ss;

@@ -42,6 +42,12 @@ private:
 // Runs MMUSIM_BINARY with `args` in the folder `cwd`; stdin is /dev/null.
 CliResult run_mmusim(const std::vector<std::string>& args, const fs::path& cwd);
 
+// `args` followed by one "--set KEY=VALUE" per entry of `sets`.
+std::vector<std::string> with_sets(std::vector<std::string> args, const std::vector<std::string>& sets);
+// Runs mmusim with `args` (which should include --json) and parses its statistics; a failed run
+// fails the test and gives an empty object.
+nlohmann::json run_stats(const std::vector<std::string>& args, const fs::path& cwd);
+
 // Writes `content` to `path` (creating parent folders); fails the test if it cannot.
 void write_text(const fs::path& path, const std::string& content);
 void write_json(const fs::path& path, const nlohmann::json& doc);

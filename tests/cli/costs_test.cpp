@@ -15,14 +15,8 @@ namespace {
 using nlohmann::json;
 
 json run_fork_cow(const ScratchDir& dir, const std::vector<std::string>& sets) {
-    std::vector<std::string> args = {"run", (fs::path(MMUSIM_SOURCE_DIR) / "configs" / "fork_cow.json").string(), "--json"};
-    for (const std::string& s : sets) {
-        args.push_back("--set");
-        args.push_back(s);
-    }
-    const CliResult r = run_mmusim(args, dir.path());
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.exit_code == 0 ? json::parse(r.out) : json::object();
+    const std::string config = (fs::path(MMUSIM_SOURCE_DIR) / "configs" / "fork_cow.json").string();
+    return run_stats(with_sets({"run", config, "--json"}, sets), dir.path());
 }
 
 std::uint64_t u(const json& v) { return v.get<std::uint64_t>(); }

@@ -18,18 +18,11 @@ using nlohmann::json;
 std::string config_path(const std::string& name) { return (fs::path(MMUSIM_SOURCE_DIR) / "configs" / name).string(); }
 
 CliResult run_config(const ScratchDir& dir, const std::string& config, const std::vector<std::string>& sets) {
-    std::vector<std::string> args = {"run", config, "--json"};
-    for (const std::string& s : sets) {
-        args.push_back("--set");
-        args.push_back(s);
-    }
-    return run_mmusim(args, dir.path());
+    return run_mmusim(with_sets({"run", config, "--json"}, sets), dir.path());
 }
 
 json run_json(const ScratchDir& dir, const std::string& config, const std::vector<std::string>& sets) {
-    const CliResult r = run_config(dir, config, sets);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.exit_code == 0 ? json::parse(r.out) : json::object();
+    return run_stats(with_sets({"run", config, "--json"}, sets), dir.path());
 }
 
 std::uint64_t u(const json& v) { return v.get<std::uint64_t>(); }

@@ -28,14 +28,7 @@ protected:
         return c;
     }
     json run(const std::vector<std::string>& sets) {
-        std::vector<std::string> args = {"run", "gen.json", "--json", "--out", "out"};
-        for (const std::string& s : sets) {
-            args.push_back("--set");
-            args.push_back(s);
-        }
-        const CliResult r = run_mmusim(args, dir.path());
-        EXPECT_EQ(r.exit_code, 0) << r.err;
-        return r.exit_code == 0 ? json::parse(r.out) : json::object();
+        return run_stats(with_sets({"run", "gen.json", "--json", "--out", "out"}, sets), dir.path());
     }
     void expect_refused(const std::string& set, const std::vector<std::string>& needles) {
         SCOPED_TRACE(set);
