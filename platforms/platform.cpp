@@ -46,6 +46,9 @@ Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& k
             source = std::move(threads[t].source);
             cc.thread = t;
             cc.wait_for_spawn = threads[t].wait_for_spawn && m_smp != nullptr;
+            // The core of the first thread also runs the background fold pass.
+            if (t == 0 && kernel.fold_policy == kernel::FoldPolicy::Scanner)
+                cc.fold_scan_interval = kernel.fold_scanner.interval_cycles;
         }
         m_cores.push_back(std::make_unique<core::Core>(("core" + id).c_str(), cc, std::move(source)));
         m_cores.back()->mmu_socket.bind(m_mmus.back()->cpu_socket);

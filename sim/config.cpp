@@ -238,6 +238,24 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
                             arch::size_name(geo.page_size()) + " and below the PMD size " + arch::size_name(geo.pmd_size()));
         kc.mthp_orders.push_back(arch::log2_exact(size) - geo.page_shift);
     }
+    kernel::parse_fold_policy(k["fold_policy"].get<std::string>(), kc.fold_policy);  // the schema allows only the names
+    kc.fold_scanner.interval_cycles = k["fold_scanner"]["interval"].get<std::uint64_t>();
+    kc.fold_scanner.pages_per_pass = k["fold_scanner"]["pages"].get<std::uint64_t>();
+    kc.fold_scanner.entry_cycles = k["fold_scanner"]["entry_cycles"].get<std::uint64_t>();
+    {
+        const double f = k["fragmentation"].get<double>();
+        if (!(f >= 0.0 && f <= 1.0))
+            fail(where, "kernel.fragmentation: " + k["fragmentation"].dump() + " is outside the allowed range; allowed: 0 to 1");
+        kc.fragmentation = f;
+        const std::string exec = k["exec_folios"].get<std::string>();
+        if (exec != "none") {
+            const std::optional<std::uint64_t> size = arch::parse_size(exec);
+            if (!size || !arch::is_pow2(*size) || *size < geo.page_size() || *size >= geo.pmd_size())
+                fail(where, "kernel.exec_folios: \"" + exec + "\" is not allowed; allowed: none, or a power of two from the base page (" +
+                                arch::size_name(geo.page_size()) + ") to below the PMD size (" + arch::size_name(geo.pmd_size()) + ")");
+            kc.exec_folio_order = static_cast<int>(arch::log2_exact(*size) - geo.page_shift);
+        }
+    }
     std::sort(kc.mthp_orders.begin(), kc.mthp_orders.end());
     kc.mthp_orders.erase(std::unique(kc.mthp_orders.begin(), kc.mthp_orders.end()), kc.mthp_orders.end());
 
@@ -298,6 +316,7 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     kc.costs = kcost;
 
     rc.seed = c["seed"].get<std::uint64_t>();
+    kc.seed = rc.seed;
     const json& w = c["workload"];
     std::vector<std::string> given;
     for (const char* kind : {"trace", "generator", "script"})

@@ -178,7 +178,21 @@ Field build_config_schema() {
                 "lazy-MMU nesting semantics (kernel.md §4.4); auto: the version's (none before 6.16, B for 6.16-6.19, D for current)"),
          boolean("kpti", false, "kernel unmapped at EL0 (KPTI): every user TLBI is issued twice"),
          boolean("debug_pagealloc", false, "CONFIG_DEBUG_PAGEALLOC: page allocations and frees remap the linear map"),
-         leaf("fault_around", FieldKind::Size, "64K", "fault_around_bytes of file read faults (the base page: off)")});
+         leaf("fault_around", FieldKind::Size, "64K", "fault_around_bytes of file read faults (the base page: off)"),
+         choice("fold_policy", "linux", {"linux", "any-entry", "after-batch", "scanner", "never"},
+                "when blocks are folded: linux (a one-entry store at the block's last entry), any-entry, after-batch "
+                "(also after a set_ptes batch leaves a block partly written), scanner (linux plus a background pass), never"),
+         object("fold_scanner", "the background fold pass of fold_policy \"scanner\" (run on core 0, like khugepaged)",
+                {integer("interval", 10000000, 1, std::numeric_limits<std::int64_t>::max(), "cycles between two passes"),
+                 integer("pages", 4096, 1, std::numeric_limits<std::int64_t>::max(),
+                         "PTE slots one pass advances over (khugepaged's pages_to_scan)"),
+                 integer("entry_cycles", 2, 0, 1000000, "cycles to check one entry read, on top of the read itself")}),
+         leaf("fragmentation", FieldKind::Number, 0.0,
+              "0 to 1: chance that one buddy order is not available; an order-k folio allocation fails with probability "
+              "1 - (1 - f)^k and falls back to the next enabled order (seeded by seed)"),
+         leaf("exec_folios", FieldKind::String, "none",
+              "folio size of executable memory: page-cache reads of exec file mappings and instruction-fetch faults on "
+              "anonymous memory; none = the file's own folio size and the mTHP sizes")});
     Field root = object("", "run config",
         {build_platform_schema(), kernel, workload,
          integer("seed", 1, 0, std::numeric_limits<std::int64_t>::max(), "seed of every random choice"),

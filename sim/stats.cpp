@@ -68,6 +68,13 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
     if (config.kernel.thp != kernel::KernelConfig::Thp::Never) folios[arch::size_name(geo.pmd_size())] = 0;
     for (const auto& [size, n] : k.folios_by_size) folios[arch::size_name(size)] = n;
 
+    // Large allocations that failed (kernel.fragmentation), by the size asked for: every
+    // enabled large size appears.
+    json fallbacks = json::object();
+    for (unsigned order : config.kernel.mthp_orders) fallbacks[arch::size_name(geo.page_size() << order)] = 0;
+    if (config.kernel.thp != kernel::KernelConfig::Thp::Never) fallbacks[arch::size_name(geo.pmd_size())] = 0;
+    for (const auto& [size, n] : k.alloc_fallbacks_by_size) fallbacks[arch::size_name(size)] = n;
+
     json tlbi = json::object();
     for (unsigned i = 0; i < arch::kTlbiOpCount; ++i)
         tlbi[std::string(arch::tlbi_name(static_cast<arch::TlbiOp>(i)))] = k.tlbi[i];
@@ -79,8 +86,13 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
     for (const auto& [name, o] : k.by_op) by_op[name] = op_json(o);
     return json{{"faults", faults},
                 {"folios", folios},
-                {"contpte", {{"folds", k.folds}, {"unfolds", k.unfolds}, {"fold_attempts", k.fold_attempts},
-                             {"converts", k.converts}, {"blocks_mapped_cont", k.blocks_mapped_cont}}},
+                {"folio_fallbacks", fallbacks},
+                {"contpte", {{"fold_policy", kernel::fold_policy_name(config.kernel.fold_policy)},
+                             {"folds", k.folds}, {"unfolds", k.unfolds}, {"fold_attempts", k.fold_attempts},
+                             {"converts", k.converts}, {"blocks_mapped_cont", k.blocks_mapped_cont},
+                             {"scanner", {{"passes", k.scan_passes}, {"blocks", k.scan_blocks},
+                                          {"entries", k.scan_entries}, {"folds", k.scan_folds},
+                                          {"cycles", k.scan_cycles}}}}},
                 {"pte_ops", {{"R", k.pte_R}, {"W", k.pte_W}, {"X", k.pte_X}, {"C", k.pte_C}}},
                 {"tlbi", tlbi},
                 {"tlbi_scope", {{"local", k.tlbi_local}, {"broadcast", k.tlbi_broadcast}}},

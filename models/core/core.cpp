@@ -42,6 +42,7 @@ Core::~Core() {
 void Core::fail(const std::string& message) { throw StopRun(message); }
 
 void Core::run() {
+    m_next_scan = cycles_to_time(m_config.fold_scan_interval);
     if (m_config.wait_for_spawn) sc_core::wait(*m_config.smp->start_events[m_config.thread]);
     try {
         for (; m_source != nullptr;) {
@@ -50,6 +51,7 @@ void Core::run() {
             for (std::size_t i = 0; i < n; ++i) {
                 ++m_stats.records;
                 replay(m_buffer[i]);
+                if (m_config.fold_scan_interval != 0) fold_scan();
             }
         }
     } catch (const StopRun& e) {
@@ -161,6 +163,18 @@ void Core::switch_to(unsigned process) {
     m_qk.set(delay);
     m_process = process;
     ++m_stats.context_switches;
+}
+
+void Core::fold_scan() {
+    const sc_core::sc_time now = sc_core::sc_time_stamp() + m_qk.get_local_time();
+    if (now < m_next_scan) return;
+    // One pass however late it is; the next one is due one interval after this one starts.
+    m_next_scan = now + cycles_to_time(m_config.fold_scan_interval);
+    m_call.kind = kernel::KernelCallExt::Kind::FoldScan;
+    m_call.process = m_process;
+    sc_core::sc_time delay = m_qk.get_local_time();
+    call_kernel(delay);
+    if (m_qk.need_sync()) m_qk.sync();
 }
 
 void Core::kernel_call(const workloads::Record& r) {

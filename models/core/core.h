@@ -31,6 +31,9 @@ struct CoreConfig {
     SmpState* smp = nullptr;
     unsigned thread = 0;
     bool wait_for_spawn = false;
+    // fold_policy "scanner": this core runs the background fold pass every this many cycles
+    // of its own time (0: never).
+    std::uint64_t fold_scan_interval = 0;
 };
 
 struct CoreStats {
@@ -65,6 +68,8 @@ private:
     void translate(std::uint64_t va, arch::Access access);
     void kernel_call(const workloads::Record& r);
     void switch_to(unsigned process);
+    // The background fold pass, when its time has come.
+    void fold_scan();
     // One call into the kernel; a failure ends the run.
     void call_kernel(sc_core::sc_time& delay);
     // True when another core waits inside the kernel and this core has reached that time.
@@ -87,6 +92,7 @@ private:
     tlm::tlm_generic_payload m_ctx_trans;
     mmu::TranslationExt m_ctx_ext;
     unsigned m_process = 0;
+    sc_core::sc_time m_next_scan;  // when the next fold pass is due
     bool m_done = false;
     std::string m_error;
 };

@@ -12,14 +12,18 @@ namespace mmusim::kernel {
 using namespace arch::bits;
 
 void Pgtable::contpte_try_fold(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte) {
-    // Only try when both VA and PA are the last page of a naturally aligned block: core mm
-    // mostly fills ranges from low to high, so this is likely the last store of the block.
-    // Special mappings have no folio and are never folded.
+    // Linux: only try when both VA and PA are the last page of a naturally aligned block:
+    // core mm mostly fills ranges from low to high, so this is likely the last store of the
+    // block. The any-entry policy tries at every entry whose PFN sits at the same place in
+    // its group as the VA in its block (the only entries a fold could use). Special mappings
+    // have no folio and are never folded.
+    const FoldPolicy policy = m_config.fold_policy;
+    if (policy == FoldPolicy::Never) return;
     const std::uint64_t contmask = m_geo.cont_ptes() - 1;
-    const bool valign = ((addr >> m_geo.page_shift) & contmask) == contmask;
-    if (!valign) return;
-    const bool palign = (pte_pfn(pte) & contmask) == contmask;
-    if (palign && arch::desc_valid(pte) && !arch::desc_cont(pte) && !arch::desc_special(pte))
+    const std::uint64_t vidx = (addr >> m_geo.page_shift) & contmask;
+    const std::uint64_t pidx = pte_pfn(pte) & contmask;
+    const bool candidate = policy == FoldPolicy::AnyEntry ? vidx == pidx : vidx == contmask && pidx == contmask;
+    if (candidate && arch::desc_valid(pte) && !arch::desc_cont(pte) && !arch::desc_special(pte))
         __contpte_try_fold(mm, addr, ptep, pte);
 }
 
@@ -157,6 +161,29 @@ void Pgtable::__contpte_try_fold(const Mm& mm, std::uint64_t addr, std::uint64_t
     contpte_convert(mm, addr, ptep, pte_mkcont(pte));
 }
 
+unsigned Pgtable::contpte_scan_block(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, bool& folded) {
+    folded = false;
+    const Desc first = __ptep_get(ptep);
+    // Only a valid, not yet folded entry whose PFN starts an aligned group can begin a block.
+    if (!mm.user || !arch::desc_valid(first) || arch::desc_cont(first) || arch::desc_special(first) ||
+        (pte_pfn(first) & (m_geo.cont_ptes() - 1)) != 0)
+        return 1;
+    const std::optional<Folio> folio = m_folios.folio_of(pte_pfn(first));
+    if (!folio) return 1;
+    const std::uint64_t folio_start = addr - (pte_pfn(first) - folio->head_pfn) * m_geo.page_size();
+    if (folio_start > addr || folio_start + folio->nr_pages() * m_geo.page_size() < addr + m_geo.cont_pte_size()) return 1;
+    Desc expected = pfn_pte(pte_pfn(first) + 1, normalised_prot(first));
+    unsigned read = 1;
+    for (std::uint64_t p = ptep + 8; read < m_geo.cont_ptes(); ++read, p += 8) {
+        if (arch::desc_normalise_ad(__ptep_get(p)) != expected) return read + 1;
+        expected = pfn_pte(pte_pfn(expected) + 1, expected);
+    }
+    ++m_stats.folds;
+    folded = true;
+    contpte_convert(mm, addr, ptep, pte_mkcont(first));
+    return read;
+}
+
 void Pgtable::__contpte_try_unfold(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte) {
     // Kernel mappings never unfold automatically; the caller manages the block (§5.1).
     if (!mm.user) return;
@@ -216,6 +243,17 @@ void Pgtable::contpte_set_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t p
         const Desc value = whole ? pte_mkcont(pfn_pte(pfn, pte)) : pte_mknoncont(pfn_pte(pfn, pte));
         if (whole) ++m_stats.blocks_mapped_cont;
         __set_ptes(mm, addr, ptep, value, chunk);
+        // after-batch: a chunk that leaves its block partly written may have completed a
+        // block whose other entries were set earlier; try the fold from the chunk's last
+        // entry, as if it had been stored alone.
+        if (!whole && m_config.fold_policy == FoldPolicy::AfterBatch) {
+            const std::uint64_t last_addr = next - m_geo.page_size();
+            const Desc last = pfn_pte(pfn + chunk - 1, value);
+            const std::uint64_t contmask = m_geo.cont_ptes() - 1;
+            if ((((last_addr >> m_geo.page_shift) ^ pte_pfn(last)) & contmask) == 0 && arch::desc_valid(last) &&
+                !arch::desc_special(last))
+                __contpte_try_fold(mm, last_addr, ptep + 8 * (std::uint64_t{chunk} - 1), last);
+        }
         addr = next;
         ptep += 8 * std::uint64_t{chunk};
         pfn += chunk;

@@ -43,6 +43,7 @@ const char* FaultHandler::handle_mm_fault(Mm& mm, const FaultRequest& fault) {
     vmf.vma = vma;
     vmf.address = fault.va & ~(m_k.geo.page_size() - 1);
     vmf.write = fault.access == arch::Access::Store;
+    vmf.exec = fault.access == arch::Access::Ifetch;
     // The model populates code on an instruction fetch (layout "auto" maps code as anonymous
     // memory), so only loads may map the shared zero page.
     vmf.use_zero_page = fault.access == arch::Access::Load && m_k.config.zero_page;
@@ -194,10 +195,17 @@ Folio FaultHandler::alloc_anon_folio(VmFault& vmf, std::uint64_t pte_table) {
     std::vector<unsigned> orders;
     if (!vmf.vma->uffd_armed() && !vmf.uffd_wp_marker) {
         // Enabled orders whose naturally aligned range lies inside the VMA, highest first.
-        for (auto it = m_k.config.mthp_orders.rbegin(); it != m_k.config.mthp_orders.rend(); ++it) {
-            const std::uint64_t size = m_k.geo.page_size() << *it;
+        // An instruction fetch with kernel.exec_folios set stands for code read in by
+        // exec_folio_order readahead: that order first, then the enabled ones below it.
+        const int exec = vmf.exec ? m_k.config.exec_folio_order : -1;
+        std::vector<unsigned> candidates;
+        if (exec > 0) candidates.push_back(static_cast<unsigned>(exec));
+        for (auto it = m_k.config.mthp_orders.rbegin(); it != m_k.config.mthp_orders.rend(); ++it)
+            if (exec < 0 || *it < static_cast<unsigned>(exec)) candidates.push_back(*it);
+        for (const unsigned order : candidates) {
+            const std::uint64_t size = m_k.geo.page_size() << order;
             const std::uint64_t start = vmf.address & ~(size - 1);
-            if (start >= vmf.vma->start && start + size <= vmf.vma->end) orders.push_back(*it);
+            if (start >= vmf.vma->start && start + size <= vmf.vma->end) orders.push_back(order);
         }
     }
     // The highest order whose aligned range is all none (read locklessly, stopping at the
@@ -210,7 +218,7 @@ Folio FaultHandler::alloc_anon_folio(VmFault& vmf, std::uint64_t pte_table) {
     // Allocate the highest remaining order, falling back order by order when the allocator
     // has no free block that large; order 0 is the last resort.
     for (; k < orders.size(); ++k)
-        if (const std::optional<Folio> f = m_pages.try_alloc(orders[k], true, true)) return *f;
+        if (const std::optional<Folio> f = m_pages.try_alloc_fallible(orders[k], true, true)) return *f;
     return m_pages.alloc(0, true, true);
 }
 
@@ -222,8 +230,15 @@ Folio FaultHandler::filemap_get_folio(const Vma& vma, std::uint64_t pgoff, bool&
         return *f;
     }
     was_cached = false;
-    // Read the folio in: the file's folio size, naturally aligned in the file.
-    const unsigned order = m_k.page_cache.folio_order(vma.file);
+    // Read the folio in: the file's folio size, naturally aligned in the file; an executable
+    // mapping reads ahead in folios of exec_folio_order (kernel.exec_folios) where none of
+    // that range is cached yet.
+    unsigned order = m_k.page_cache.folio_order(vma.file);
+    if (vma.flags.exec && m_k.config.exec_folio_order >= 0) {
+        const unsigned exec = static_cast<unsigned>(m_k.config.exec_folio_order);
+        const std::uint64_t first = pgoff & ~((std::uint64_t{1} << exec) - 1);
+        if (m_k.page_cache.range_empty(vma.file, first, std::uint64_t{1} << exec)) order = exec;
+    }
     const Folio folio = m_pages.alloc(order, false, false);
     m_k.rmap.info(folio.head_pfn).pagecache = true;
     m_k.page_cache.insert(vma.file, pgoff & ~((std::uint64_t{1} << order) - 1), folio);

@@ -39,6 +39,7 @@ private:
         Vma* vma;
         std::uint64_t address;        // faulting VA, page aligned
         bool write;                   // FAULT_FLAG_WRITE
+        bool exec = false;            // an instruction fetch (FAULT_FLAG_INSTRUCTION)
         bool use_zero_page;           // a read fault that may map the zero page
         std::uint64_t pmd = 0;        // PA of the PMD entry
         std::uint64_t pte = 0;        // PA of the PTE, 0 when there is no PTE table

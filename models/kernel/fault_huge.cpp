@@ -49,7 +49,7 @@ const char* FaultHandler::do_huge_pmd_anonymous_page(VmFault& vmf) {
         return "anon_huge_zero_page";
     }
     // A write: a zeroed PMD-sized folio, or the PTE level when none is free.
-    const std::optional<Folio> folio = m_pages.try_alloc(m_k.geo.pmd_order(), true, true);
+    const std::optional<Folio> folio = m_pages.try_alloc_fallible(m_k.geo.pmd_order(), true, true);
     if (!folio) {
         ++m_k.stats.thp_fault_fallback;
         return nullptr;
@@ -72,7 +72,7 @@ const char* FaultHandler::do_huge_pmd_wp_page(VmFault& vmf, arch::Desc orig_pmd)
     if (m_ops.is_huge_zero_pmd(orig_pmd)) {
         // do_huge_zero_wp_pmd: a new folio replaces the zero folio (clear, flush, map);
         // without a free PMD block the leaf is split and the PTE level copies one page.
-        const std::optional<Folio> folio = m_pages.try_alloc(m_k.geo.pmd_order(), true, true);
+        const std::optional<Folio> folio = m_pages.try_alloc_fallible(m_k.geo.pmd_order(), true, true);
         if (!folio) {
             ++m_k.stats.thp_fault_fallback;
             m_ops.split_huge_pmd(mm, vma, vmf.pmd, vmf.address);

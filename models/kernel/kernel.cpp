@@ -69,6 +69,7 @@ void Kernel::start() {
     m_pages = std::make_unique<PageAlloc>(m_ctx, *m_kmap);
     m_ops = std::make_unique<MmOps>(m_ctx, *m_pages);
     m_faults = std::make_unique<FaultHandler>(m_ctx, *m_pages, *m_ops);
+    m_scanner = std::make_unique<FoldScanner>(m_ctx);
 }
 
 Mm& Kernel::create_user_mm(std::uint16_t asid, bool auto_layout) {
@@ -160,6 +161,19 @@ int Kernel::dispatch(const Syscall& call) {
             return 0;
     }
     return -err::kEinval;
+}
+
+void Kernel::fold_scan() {
+    start();
+    op_begin();
+    // The scanner thread is switched in and, after its pass, out again: two __switch_to,
+    // each with its DSB.ISH.
+    m_delay += cycles_to_time(m_config.costs.context_switch);
+    m_lazy.context_switch();
+    m_scanner->pass(m_processes);
+    m_delay += cycles_to_time(m_config.costs.context_switch);
+    m_lazy.context_switch();
+    op_end("fold_scan");
 }
 
 int Kernel::syscall(const Syscall& call) {
@@ -298,6 +312,9 @@ void Kernel::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_
             }
             case KernelCallExt::Kind::Syscall:
                 call->result = syscall(*call->syscall);
+                break;
+            case KernelCallExt::Kind::FoldScan:
+                fold_scan();
                 break;
             case KernelCallExt::Kind::ContextSwitch: {
                 // __switch_to: DSB.ISH (completes pending TLB maintenance and publishes

@@ -19,6 +19,7 @@
 #include "models/kernel/fault.h"
 #include "models/kernel/kernel_call_ext.h"
 #include "models/kernel/folio_allocator.h"
+#include "models/kernel/fold_scanner.h"
 #include "models/kernel/kernel_config.h"
 #include "models/kernel/kernel_context.h"
 #include "models/kernel/kernel_mappings.h"
@@ -62,6 +63,8 @@ public:
     Mm& mm(unsigned process = 0);
     bool has_process(unsigned process) const { return m_processes.count(process) != 0; }
 
+    // One pass of the background fold scanner (fold_policy "scanner"), counted as "fold_scan".
+    void fold_scan();
     // A system call of `call.process`, counted under its operation kind: 0 or -errno.
     int syscall(const Syscall& call);
     // Resolves a fault of `process` (throws KernelError when the process would die).
@@ -114,6 +117,7 @@ private:
     std::unique_ptr<PageAlloc> m_pages;
     std::unique_ptr<MmOps> m_ops;
     std::unique_ptr<FaultHandler> m_faults;
+    std::unique_ptr<FoldScanner> m_scanner;
     std::map<unsigned, std::unique_ptr<Mm>> m_processes;
     unsigned m_current = 0;
     OpStats m_op_start;

@@ -15,7 +15,8 @@
 namespace mmusim::kernel {
 
 struct KernelCallExt : tlm::tlm_extension<KernelCallExt> {
-    enum class Kind : std::uint8_t { PageFault, Syscall, ContextSwitch };
+    // FoldScan: the background fold pass (fold_policy "scanner"), run on the calling core.
+    enum class Kind : std::uint8_t { PageFault, Syscall, ContextSwitch, FoldScan };
     Kind kind = Kind::PageFault;
     unsigned core = 0;
     unsigned process = 0;  // the running process (the one switched to, for ContextSwitch)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "models/arch/granule.h"
@@ -34,11 +35,40 @@ struct KernelCosts {
     std::uint64_t context_switch = 0;      // switching to another process
 };
 
+// When the kernel tries to fold a block of entries into one contiguous mapping
+// (kernel.fold_policy). Linux's rule is the default; the others are heuristics to compare.
+enum class FoldPolicy : std::uint8_t {
+    Linux,       // a one-entry store at the block's last entry (spec/kernel.md §5.3)
+    AnyEntry,    // a one-entry store at any entry whose PFN sits at the same place in its block
+    AfterBatch,  // Linux's rule, and also after set_ptes(nr > 1) leaves a block partly written
+    Scanner,     // Linux's rule, plus a background pass that folds eligible blocks (khugepaged-like)
+    Never,       // no fold at all: CONT only from set_ptes batches that cover whole blocks
+};
+
+const char* fold_policy_name(FoldPolicy p);
+bool parse_fold_policy(const std::string& name, FoldPolicy& out);
+
+// The background fold scanner of FoldPolicy::Scanner.
+struct FoldScannerConfig {
+    std::uint64_t interval_cycles = 10'000'000;  // time between two passes
+    std::uint64_t pages_per_pass = 4096;         // PTE slots a pass advances over (khugepaged pages_to_scan)
+    std::uint64_t entry_cycles = 2;              // checking one entry read, on top of the read itself
+};
+
 struct KernelConfig {
     KernelVersion version;
     arch::Granule granule = arch::Granule::K4;
     bool contpte = true;                 // CONFIG_ARM64_CONTPTE: false = PTE_CONT never set
     std::vector<unsigned> mthp_orders;   // enabled anonymous folio orders below PMD order
+    FoldPolicy fold_policy = FoldPolicy::Linux;
+    FoldScannerConfig fold_scanner;
+    // Chance that one buddy order above 0 is not available (kernel.fragmentation): an
+    // allocation of order k fails with probability 1 - (1 - f)^k and falls back.
+    double fragmentation = 0.0;
+    // Folio order of page-cache reads for executable file mappings and of instruction-fetch
+    // faults on anonymous memory (kernel.exec_folios); -1: none (the file's own order / mTHP).
+    int exec_folio_order = -1;
+    std::uint64_t seed = 1;              // seeds the allocation-failure draws
     bool zero_page = true;               // read faults on anonymous memory map the zero page
     bool auto_layout = true;             // workload layout "auto": one VMA over all user addresses
     std::uint64_t memory_bytes = 0;      // physical memory managed by the folio allocator

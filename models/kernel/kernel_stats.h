@@ -44,6 +44,8 @@ struct KernelStats {
     std::map<std::string, std::uint64_t> faults_by_handler;
     // Folios allocated, by size in bytes.
     std::map<std::uint64_t, std::uint64_t> folios_by_size;
+    // Large allocations that failed (kernel.fragmentation) and fell back, by the size asked for.
+    std::map<std::uint64_t, std::uint64_t> alloc_fallbacks_by_size;
     // contpte engine.
     std::uint64_t fold_attempts = 0;  // __contpte_try_fold entered (cheap pre-check passed)
     std::uint64_t folds = 0;
@@ -51,6 +53,12 @@ struct KernelStats {
     std::uint64_t converts = 0;
     std::uint64_t blocks_mapped_cont = 0;  // blocks written with PTE_CONT by contpte_set_ptes
     std::uint64_t set_pte_on_cont_warnings = 0;  // set_pte() over a folded entry (WARN_ON_ONCE)
+    // The background fold pass of fold_policy "scanner".
+    std::uint64_t scan_passes = 0;
+    std::uint64_t scan_blocks = 0;    // blocks looked at (at least their first entry read)
+    std::uint64_t scan_entries = 0;   // entries read
+    std::uint64_t scan_folds = 0;     // blocks folded by the pass (also counted in folds)
+    std::uint64_t scan_cycles = 0;    // time of the passes
     // PTE operations (kernel.md event names).
     std::uint64_t pte_R = 0, pte_W = 0, pte_X = 0, pte_C = 0;
     // Upper-level table traffic of the kernel (not PTE events).

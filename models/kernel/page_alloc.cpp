@@ -1,5 +1,7 @@
 #include "models/kernel/page_alloc.h"
 
+#include <cmath>
+
 #include "models/arch/sizes.h"
 #include "models/common/cycles.h"
 #include "models/kernel/kernel_error.h"
@@ -17,6 +19,24 @@ std::optional<Folio> PageAlloc::try_alloc(unsigned order, bool zero, bool anon) 
     info.anon = anon;
     m_kmap.on_alloc(folio->head_pfn, folio->nr_pages());
     return folio;
+}
+
+std::optional<Folio> PageAlloc::try_alloc_fallible(unsigned order, bool zero, bool anon) {
+    const double f = m_k.config.fragmentation;
+    if (order > 0 && f > 0.0) {
+        // splitmix64 of (seed, draw number): the same config fails the same requests.
+        std::uint64_t x = m_k.config.seed * 0x9e3779b97f4a7c15ULL + (++m_draws) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+        x ^= x >> 31;
+        const double u = static_cast<double>(x >> 11) * 0x1.0p-53;  // uniform in [0, 1)
+        const double fail = 1.0 - std::pow(1.0 - f, static_cast<double>(order));
+        if (u < fail) {
+            ++m_k.stats.alloc_fallbacks_by_size[m_k.geo.page_size() << order];
+            return std::nullopt;
+        }
+    }
+    return try_alloc(order, zero, anon);
 }
 
 Folio PageAlloc::alloc(unsigned order, bool zero, bool anon) {

@@ -17,6 +17,10 @@ public:
 
     // A folio of 2^order pages (zeroed when asked), or nullopt when no block is free.
     std::optional<Folio> try_alloc(unsigned order, bool zero, bool anon);
+    // A large folio for a fault that can fall back (alloc_anon_folio, THP faults): with
+    // kernel.fragmentation f, an order-k request first fails with probability 1 - (1 - f)^k
+    // (a seeded draw, counted in alloc_fallbacks_by_size); otherwise as try_alloc.
+    std::optional<Folio> try_alloc_fallible(unsigned order, bool zero, bool anon);
     // As try_alloc, but running out of memory ends the run with a clear error.
     Folio alloc(unsigned order, bool zero, bool anon);
     // Frees a folio nobody maps any more.
@@ -28,6 +32,7 @@ public:
 private:
     KernelContext& m_k;
     KernelMappings& m_kmap;
+    std::uint64_t m_draws = 0;  // fragmentation draws so far
 };
 
 }  // namespace mmusim::kernel

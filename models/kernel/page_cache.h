@@ -20,6 +20,14 @@ public:
         --it;
         return index < it->first + it->second.nr_pages() ? &it->second : nullptr;
     }
+    // No folio of `file` holds any of the `count` pages from `first`.
+    bool range_empty(unsigned file, std::uint64_t first, std::uint64_t count) const {
+        const auto f = m_files.find(file);
+        if (f == m_files.end()) return true;
+        auto it = f->second.lower_bound(first);
+        if (it != f->second.end() && it->first < first + count) return false;
+        return find(file, first) == nullptr;
+    }
     void insert(unsigned file, std::uint64_t first_index, const Folio& folio) { m_files[file][first_index] = folio; }
     // The folio size the file uses (log2 pages); set by its first mapping.
     unsigned& folio_order(unsigned file) { return m_order[file]; }

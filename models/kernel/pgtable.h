@@ -82,6 +82,10 @@ public:
     void __contpte_try_unfold(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte);
     void contpte_convert(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte);
     void contpte_set_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte, unsigned nr);
+    // The fold scanner's look at the block starting at `addr` (block aligned): folds it when
+    // every entry maps the next page of one folio covering the block with the same
+    // attributes. Returns the number of entries read; `folded` tells whether it folded.
+    unsigned contpte_scan_block(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, bool& folded);
     Desc contpte_ptep_get(std::uint64_t ptep, Desc orig_pte);
     Desc contpte_ptep_get_lockless(std::uint64_t orig_ptep);
     // What a lockless reader on another core would find at `ptep` right now, read without
