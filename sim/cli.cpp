@@ -119,6 +119,7 @@ int cli_main(int argc, char** argv) {
             write_file_atomic(out_dir + "/stats.json", text);
             if (json_out) std::cout << text;
             else std::cout << summary(stats) << "statistics: " << out_dir << "/stats.json\n";
+            if (!json_out && timeline != nullptr) std::cout << "timeline: " << timeline_path << " (" << timeline->recorded() << " events)\n";
         } else if (*compare) {
             const json result = run_compare(config_path, overrides, varies);
             if (!compare_out.empty()) {

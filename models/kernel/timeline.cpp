@@ -128,7 +128,7 @@ bool Timeline::record(char ph, std::uint64_t ts, std::uint32_t name, Args args) 
 
 void Timeline::call_arrive(unsigned core, const sc_core::sc_time& delay) {
     if (m_arrival.size() <= core) m_arrival.resize(core + 1);
-    m_arrival[core] = to_ps(sc_core::sc_time_stamp() + delay);
+    m_arrival[core] = Arrival{to_ps(sc_core::sc_time_stamp() + delay), m_call_delay != nullptr ? m_call_core : core};
 }
 
 void Timeline::call_begin(unsigned core, const sc_core::sc_time& delay) {
@@ -136,9 +136,10 @@ void Timeline::call_begin(unsigned core, const sc_core::sc_time& delay) {
     m_call_core = core;
     m_call_args.clear();
     const std::uint64_t now = now_ps();
-    if (core < m_arrival.size() && m_arrival[core] < now) {
+    if (core < m_arrival.size() && m_arrival[core].ts < now) {
         // The call waited for another core's call to leave the kernel.
-        if (record('X', m_arrival[core], intern("lock_wait"), {})) m_events.back().dur = now - m_arrival[core];
+        const Arrival& a = m_arrival[core];
+        if (record('X', a.ts, intern("lock_wait"), {TimelineArg::num("holder", a.holder)})) m_events.back().dur = now - a.ts;
     }
     m_call = record('X', now, 0, {}) ? static_cast<Span>(m_events.size() - 1) : kNoSpan;
 }
@@ -169,10 +170,14 @@ void Timeline::call_end(const KernelCallExt& call) {
                 std::string name = syscall_name(s.op);
                 if (s.op == SyscallOp::Madvise) name += std::string("(") + advice_name(s.advice) + ")";
                 e.name = intern(name);
-                args.push_back(store(TimelineArg::hex("addr", s.addr)));
-                args.push_back(store(TimelineArg::hex("len", s.len)));
-                if (s.op == SyscallOp::Fork || s.op == SyscallOp::Spawn) args.push_back(store(TimelineArg::num("child", s.child)));
-                if (s.op == SyscallOp::KernelMap) args.push_back(store(TimelineArg::num("pages", s.pages)));
+                if (s.op == SyscallOp::Fork || s.op == SyscallOp::Spawn) {
+                    args.push_back(store(TimelineArg::num("child", s.child)));
+                } else if (s.op == SyscallOp::KernelMap) {
+                    args.push_back(store(TimelineArg::num("pages", s.pages)));
+                } else if (s.op != SyscallOp::Exit) {
+                    args.push_back(store(TimelineArg::hex("addr", s.addr)));
+                    args.push_back(store(TimelineArg::hex("len", s.len)));
+                }
                 if (call.error.empty()) args.push_back(store(TimelineArg::str("result", err::name(call.result))));
                 break;
             }

@@ -64,9 +64,10 @@ public:
     // the number of cores (the track after the last core's is "kernel").
     void attach(const sc_core::sc_time* kernel_delay, const sc_core::sc_time* synced, unsigned cores);
 
-    // A core's kernel call. `arrive` as it reaches the kernel (it may then wait for another
-    // core's call: that wait is a "lock_wait" span), `call_begin` once it holds the kernel,
-    // with the core's local time offset (watched until `call_end`).
+    // A core's kernel call: `call_arrive` as it reaches the kernel (it may then wait for
+    // another core's call: that wait is a "lock_wait" span naming the holder's core), and
+    // `call_begin` once it holds the kernel, with the core's local time offset (watched until
+    // `call_end`).
     void call_arrive(unsigned core, const sc_core::sc_time& delay);
     void call_begin(unsigned core, const sc_core::sc_time& delay);
     // An argument of the call known only inside it (the fault handler's path).
@@ -141,7 +142,11 @@ private:
     Span m_call = kNoSpan;
     std::vector<StoredArg> m_call_args;  // from call_arg, added at call_end
     std::vector<Span> m_stack;
-    std::vector<std::uint64_t> m_arrival;  // per core: when its current call reached the kernel
+    struct Arrival {
+        std::uint64_t ts = 0;  // when the core's current call reached the kernel
+        unsigned holder = 0;   // the core whose call held the kernel then
+    };
+    std::vector<Arrival> m_arrival;  // per core
 };
 
 // A span from construction to destruction; nothing at all when the timeline is null.

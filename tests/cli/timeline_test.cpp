@@ -263,6 +263,11 @@ TEST_F(CliTimeline, TwoCoresEachHaveTheirTrack) {
     // Faults of the two cores meet in the kernel: the later one waits, and the wait is shown.
     EXPECT_GT(stats["kernel"]["smp"]["lock_waits"].get<std::uint64_t>(), 0u);
     EXPECT_GT(n.at("lock_wait"), 0u);
+    for (const json& e : events(doc)) {
+        if (e["name"] == "lock_wait") {
+            EXPECT_EQ(e["args"]["holder"], 1 - e["tid"].get<int>()) << e.dump();
+        }
+    }
     EXPECT_LE(n.at("lock_wait"), stats["kernel"]["smp"]["lock_waits"].get<std::uint64_t>());
 }
 
@@ -324,11 +329,18 @@ TEST_F(CliTimeline, DeterministicAndTheStatisticsDoNotChange) {
         plain.insert(plain.end(), {"--out", "plain"});
         first.insert(first.end(), {"--out", "first", "--timeline", "a.json"});
         second.insert(second.end(), {"--out", "second", "--timeline", "b.json"});
+        std::vector<std::string> outs;
         for (const auto& args : {plain, first, second}) {
             const CliResult r = mmusim(args);
             ASSERT_EQ(r.exit_code, 0) << r.err;
+            outs.push_back(r.out);
         }
         EXPECT_EQ(read_text(dir / "a.json"), read_text(dir / "b.json")) << command[1];
+        // The summary names the file and its number of events.
+        const json doc = json::parse(read_text(dir / "a.json"));
+        EXPECT_NE(outs[1].find("timeline: a.json (" + std::to_string(events(doc).size()) + " events)\n"), std::string::npos)
+            << outs[1];
+        EXPECT_EQ(outs[0].find("timeline:"), std::string::npos);
         EXPECT_EQ(read_text(dir / "plain/stats.json"), read_text(dir / "first/stats.json")) << command[1];
         EXPECT_EQ(read_text(dir / "plain/stats.json"), read_text(dir / "second/stats.json")) << command[1];
         // --json prints the same document with and without a timeline.
