@@ -77,8 +77,8 @@ int cli_main(int argc, char** argv) {
     run->add_flag("--json", json_out, "print the statistics document to stdout, and nothing else");
     std::string timeline_path, timeline_events = std::to_string(kTimelineEventsDefault);
     run->add_option("--timeline", timeline_path, "also write the kernel's events per core in simulated time to FILE "
-                    "(Chrome trace-event JSON, for ui.perfetto.dev); its folder must exist");
-    run->add_option("--timeline-events", timeline_events, "record at most N timeline events")->capture_default_str();
+                    "(Chrome trace-event JSON, for ui.perfetto.dev); its folder must exist")->type_name("FILE");
+    run->add_option("--timeline-events", timeline_events, "record at most N timeline events")->type_name("N")->capture_default_str();
 
     CLI::App* compare = app.add_subcommand("compare", "run a config once per value of a key, side by side");
     compare->add_option("config", config_path, "config file (JSON)")->required();
