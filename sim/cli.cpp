@@ -14,6 +14,7 @@
 #include "sim/output.h"
 #include "sim/platforms_cmd.h"
 #include "sim/run.h"
+#include "sim/timeline_output.h"
 #include "workloads/workload_error.h"
 
 namespace mmusim::sim {
@@ -74,6 +75,10 @@ int cli_main(int argc, char** argv) {
     run->add_option("--set", sets, "override one key: KEY=VALUE (VALUE parsed as JSON when it parses)");
     run->add_option("--out", out_dir, "output folder for stats.json")->capture_default_str();
     run->add_flag("--json", json_out, "print the statistics document to stdout, and nothing else");
+    std::string timeline_path, timeline_events = std::to_string(kTimelineEventsDefault);
+    run->add_option("--timeline", timeline_path, "also write the kernel's events per core in simulated time to FILE "
+                    "(Chrome trace-event JSON, for ui.perfetto.dev); its folder must exist")->type_name("FILE");
+    run->add_option("--timeline-events", timeline_events, "record at most N timeline events")->type_name("N")->capture_default_str();
 
     CLI::App* compare = app.add_subcommand("compare", "run a config once per value of a key, side by side");
     compare->add_option("config", config_path, "config file (JSON)")->required();
@@ -101,12 +106,20 @@ int cli_main(int argc, char** argv) {
         setup_logging(log_level);
         const std::vector<Override> overrides = parse_overrides(sets);
         if (*run) {
+            const std::uint64_t timeline_cap = parse_timeline_events(timeline_events);
+            if (run->count("--timeline-events") != 0 && run->count("--timeline") == 0)
+                throw ConfigError("--timeline-events " + timeline_events + ": there is no timeline to cap; add --timeline FILE");
+            if (run->count("--timeline") != 0) check_timeline_path(timeline_path);
             const RunConfig rc = load_config(config_path, overrides);
-            const json stats = run_simulation(rc);
+            std::unique_ptr<kernel::Timeline> timeline = run->count("--timeline") != 0 ? make_timeline(rc, timeline_cap) : nullptr;
+            const json stats = run_simulation(rc, timeline.get());
+            // The timeline first: if it cannot be written, no statistics are left behind.
+            if (timeline != nullptr) write_timeline(timeline_path, *timeline, rc);
             const std::string text = stats_text(stats);
             write_file_atomic(out_dir + "/stats.json", text);
             if (json_out) std::cout << text;
             else std::cout << summary(stats) << "statistics: " << out_dir << "/stats.json\n";
+            if (!json_out && timeline != nullptr) std::cout << "timeline: " << timeline_path << " (" << timeline->recorded() << " events)\n";
         } else if (*compare) {
             const json result = run_compare(config_path, overrides, varies);
             if (!compare_out.empty()) {

@@ -12,6 +12,10 @@ namespace mmusim::sim {
 namespace fs = std::filesystem;
 
 void write_file_atomic(const std::string& path, const std::string& content) {
+    write_file_atomic(path, [&content](std::ostream& out) { out << content; });
+}
+
+void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write) {
     const fs::path target(path);
     std::error_code ec;
     if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
@@ -20,7 +24,7 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         if (!out) throw RunError(tmp.string() + ": cannot be written (" + std::strerror(errno) + ")");
-        out << content;
+        write(out);
         out.flush();
         if (!out) {
             fs::remove(tmp, ec);

@@ -1,6 +1,8 @@
 // Writing results: a file appears complete or not at all (written aside, then renamed).
 #pragma once
 
+#include <functional>
+#include <ostream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -8,6 +10,8 @@
 namespace mmusim::sim {
 
 void write_file_atomic(const std::string& path, const std::string& content);
+// The same for a file too large to build in memory first: `write` streams it.
+void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write);
 // The JSON text of a statistics document: sorted keys, two-space indent, final newline.
 std::string stats_text(const nlohmann::json& doc);
 

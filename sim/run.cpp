@@ -27,7 +27,7 @@ std::unique_ptr<workloads::Source> open_workload(const RunConfig& config, unsign
     return source;
 }
 
-nlohmann::json run_simulation(const RunConfig& config) {
+nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timeline) {
     // Open the workload first: a missing or unreadable trace fails before anything runs.
     std::vector<platforms::WorkloadThread> threads;
     for (unsigned t = 0; t < config.workload.threads; ++t)
@@ -40,6 +40,7 @@ nlohmann::json run_simulation(const RunConfig& config) {
               config.kernel.version.name());
     const bool allow_syscall_errors = config.workload.is_script && config.workload.script->allow_errors;
     platforms::Platform platform(config.platform, config.kernel, std::move(threads), allow_syscall_errors);
+    if (timeline != nullptr) platform.kernel().set_timeline(timeline);
     sc_core::sc_start();
     for (unsigned i = 0; i < platform.cores(); ++i) {
         const core::Core& core = platform.core(i);

@@ -11,6 +11,10 @@
 #include "sim/config.h"
 #include "workloads/source.h"
 
+namespace mmusim::kernel {
+class Timeline;
+}
+
 namespace mmusim::sim {
 
 // The run could not complete: a bad trace line, a fatal fault, an unmodelled path.
@@ -22,6 +26,7 @@ public:
 // Opens the configured workload (trace reader or generator, limited by max_records).
 std::unique_ptr<workloads::Source> open_workload(const RunConfig& config, unsigned thread = 0);
 
-nlohmann::json run_simulation(const RunConfig& config);
+// With `timeline`, the kernel's events are recorded there as the run goes.
+nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timeline = nullptr);
 
 }  // namespace mmusim::sim

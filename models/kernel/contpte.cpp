@@ -6,6 +6,7 @@
 #include "models/common/log.h"
 #include "models/kernel/pgtable.h"
 #include "models/kernel/pte.h"
+#include "models/kernel/timeline.h"
 
 namespace mmusim::kernel {
 
@@ -199,6 +200,7 @@ void Pgtable::contpte_convert(const Mm& mm, std::uint64_t addr, std::uint64_t pt
     const unsigned n = m_geo.cont_ptes();
     const std::uint64_t start_ptep = contpte_align_down(ptep);
     const std::uint64_t start_addr = addr & ~(m_geo.cont_pte_size() - 1);
+    const TimelineSpan span(m_flush.timeline(), arch::desc_cont(pte) ? "fold" : "unfold", {TimelineArg::hex("va", start_addr)});
     pte = pfn_pte(pte_pfn(pte) & ~std::uint64_t{n - 1}, pte);
 
     // Break: clear every entry, collecting the block-wide access and dirty state.

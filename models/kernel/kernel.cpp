@@ -9,6 +9,7 @@
 #include "models/kernel/kernel_call_ext.h"
 #include "models/kernel/kernel_error.h"
 #include "models/kernel/pte.h"
+#include "models/kernel/timeline.h"
 
 namespace mmusim::kernel {
 
@@ -210,6 +211,12 @@ void Kernel::set_smp(SmpState* smp) {
     m_flush.set_observer(smp != nullptr ? this : nullptr);
 }
 
+void Kernel::set_timeline(Timeline* timeline) {
+    m_timeline = timeline;
+    m_flush.set_timeline(timeline);
+    if (timeline != nullptr) timeline->attach(&m_delay, &m_synced, m_config.cores);
+}
+
 std::uint64_t Kernel::peek_pte_address(const Mm& mm, std::uint64_t va) {
     const arch::Geometry& geo = m_ctx.geo;
     std::uint64_t table = mm.pgd_pa;
@@ -290,6 +297,7 @@ void Kernel::observable_point() {
 void Kernel::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
     KernelCallExt* call = nullptr;
     trans.get_extension(call);
+    if (m_timeline != nullptr) m_timeline->call_arrive(call->core, delay);
     if (m_smp != nullptr) {
         acquire(*call, delay);
         // Faults and the NUMA scan hold the mmap lock (or the VMA lock) for reading only, so a
@@ -302,12 +310,14 @@ void Kernel::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_
     m_delay = sc_core::SC_ZERO_TIME;
     m_synced = sc_core::SC_ZERO_TIME;
     m_flush.set_core(call->core);
+    if (m_timeline != nullptr) m_timeline->call_begin(call->core, delay);
     try {
         switch (call->kind) {
             case KernelCallExt::Kind::PageFault: {
                 const char* path = fault(call->process, FaultRequest{call->va, call->access, call->fault, call->level});
                 m_log->debug("core {}: {} {} fault at VA {:#x} (level {}): {}", call->core, arch::access_name(call->access),
                              arch::fault_kind_name(call->fault), call->va, call->level, path);
+                if (m_timeline != nullptr) m_timeline->call_arg(TimelineArg::str("handler", path));
                 break;
             }
             case KernelCallExt::Kind::Syscall:
@@ -335,6 +345,7 @@ void Kernel::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_
         call->error = e.what();
         trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     }
+    if (m_timeline != nullptr) m_timeline->call_end(*call);
     // The whole call's time is counted; the part spent at synchronisation points has passed.
     delay += take_delay() - m_synced;
     if (m_smp != nullptr) {

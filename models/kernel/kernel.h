@@ -38,6 +38,8 @@
 
 namespace mmusim::kernel {
 
+class Timeline;
+
 class Kernel : public sc_core::sc_module, private TableObserver {
 public:
     tlm_utils::multi_passthrough_target_socket<Kernel> socket;  // every core binds here
@@ -58,6 +60,8 @@ public:
     // inner-shareable DSB, a store of a convert's make phase) so that the other cores run up
     // to that time and see the page tables half-way through the operation.
     void set_smp(SmpState* smp);
+    // Records the kernel's events in `timeline` (null: none), which must outlive the run.
+    void set_timeline(Timeline* timeline);
     const KernelStats& stats() const { return m_stats; }
     const LazyMmuStats& lazy_stats() const { return m_lazy.stats(); }
     Mm& mm(unsigned process = 0);
@@ -134,6 +138,8 @@ private:
     sc_core::sc_time* m_call_delay = nullptr;  // the calling core's local time offset, during a call
     sc_core::sc_time m_synced;         // the part of m_delay already spent waiting
     unsigned m_call_core = 0;
+
+    Timeline* m_timeline = nullptr;
 };
 
 }  // namespace mmusim::kernel

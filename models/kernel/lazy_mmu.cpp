@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "models/kernel/timeline.h"
+
 namespace mmusim::kernel {
 
 const char* lazy_mmu_variant_name(LazyMmuVariant v) {
@@ -62,6 +64,17 @@ void LazyMmu::flush() {
 }
 
 LazyMmu::State LazyMmu::enable() {
+    const State state = enter();
+    if (m_flush.timeline() != nullptr && state != State::Ignored) m_flush.timeline()->push("lazy_mmu");
+    return state;
+}
+
+void LazyMmu::disable(State state) {
+    leave(state);
+    if (m_flush.timeline() != nullptr && state != State::Ignored) m_flush.timeline()->pop();
+}
+
+LazyMmu::State LazyMmu::enter() {
     if (m_in_interrupt || m_variant == LazyMmuVariant::None) return State::Ignored;
     switch (m_variant) {
         case LazyMmuVariant::A:
@@ -92,7 +105,7 @@ LazyMmu::State LazyMmu::enable() {
     return State::Ignored;
 }
 
-void LazyMmu::disable(State state) {
+void LazyMmu::leave(State state) {
     if (m_in_interrupt || state == State::Ignored) return;
     switch (m_variant) {
         case LazyMmuVariant::A:

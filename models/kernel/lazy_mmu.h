@@ -55,6 +55,9 @@ public:
 
 private:
     void emit();
+    // enable and disable without the timeline's "lazy_mmu" span.
+    State enter();
+    void leave(State state);
 
     TlbFlush& m_flush;
     LazyMmuVariant m_variant;

@@ -2,6 +2,7 @@
 
 #include "models/arch/granule.h"
 #include "models/common/cycles.h"
+#include "models/kernel/timeline.h"
 
 namespace mmusim::kernel {
 
@@ -18,6 +19,7 @@ TlbFlush::TlbFlush(tlm::tlm_initiator_socket<>& dvm, KernelStats& stats, const K
 TlbFlush::~TlbFlush() { m_trans.clear_extension(&m_ext); }
 
 void TlbFlush::barrier(Barrier b) {
+    if (m_timeline != nullptr) m_timeline->barrier(b);
     ++m_stats.barriers[static_cast<std::size_t>(b)];
     const KernelCosts& c = m_config.costs;
     std::uint64_t cost = 0;
@@ -44,6 +46,7 @@ void TlbFlush::emit_pte_barriers() {
 }
 
 void TlbFlush::tlbi(TlbiOp op, std::uint16_t asid, std::uint64_t va, std::uint64_t bytes, unsigned ttl) {
+    if (m_timeline != nullptr) m_timeline->tlbi(op, asid, va, bytes, ttl);
     ++m_stats.tlbi[static_cast<std::size_t>(op)];
     const bool broadcast = arch::tlbi_is_broadcast(op);
     ++(broadcast ? m_stats.tlbi_broadcast : m_stats.tlbi_local);

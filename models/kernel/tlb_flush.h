@@ -17,6 +17,8 @@
 
 namespace mmusim::kernel {
 
+class Timeline;
+
 // Told of each point where other cores may observe the page tables as they are: every
 // inner-shareable DSB, once its cost is counted, and each store of a convert's make phase.
 // The Kernel synchronises its core there in multi-core runs.
@@ -39,6 +41,9 @@ public:
     // The core on whose behalf the kernel runs (target of local TLBI forms).
     void set_core(unsigned core) { m_core = core; }
     void set_observer(TableObserver* observer) { m_observer = observer; }
+    // Where the kernel's events are recorded (null: nowhere); reached by every kernel part.
+    void set_timeline(Timeline* timeline) { m_timeline = timeline; }
+    Timeline* timeline() const { return m_timeline; }
     // Multi-core runs: other cores may look at the tables between two stores of the caller.
     bool observed() const { return m_observer != nullptr; }
     void observable_point() {
@@ -92,6 +97,7 @@ private:
     sc_core::sc_time& m_delay;
     unsigned m_core = 0;
     TableObserver* m_observer = nullptr;
+    Timeline* m_timeline = nullptr;
     std::uint64_t m_pending_broadcasts = 0;  // broadcast TLBIs not yet completed by a DSB.ISH
     tlm::tlm_generic_payload m_trans;
     dvm::TlbiExt m_ext;
