@@ -41,9 +41,9 @@ void FoldScanner::pass(const std::map<unsigned, std::unique_ptr<Mm>>& processes)
     std::uint64_t budget = m_k.config.fold_scanner.pages_per_pass;
     // At most one round over every address space per pass (the first one may be entered
     // twice: from where the last pass stopped, then from its start).
-    std::size_t mms_left = processes.size() + 1;
     auto it = processes.lower_bound(m_process);
     if (it == processes.end() || it->first != m_process) m_va = 0;
+    std::size_t mms_left = processes.size() + (m_va != 0 ? 1 : 0);
     while (budget > 0 && mms_left > 0 && !processes.empty()) {
         if (it == processes.end()) it = processes.begin();
         m_process = it->first;
