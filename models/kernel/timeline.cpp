@@ -182,6 +182,7 @@ void Timeline::call_end(const KernelCallExt& call) {
                 break;
             }
             case KernelCallExt::Kind::ContextSwitch: e.name = intern("context_switch"); break;
+            case KernelCallExt::Kind::FoldScan: e.name = intern("fold_scan"); break;
         }
         args.insert(args.end(), m_call_args.begin(), m_call_args.end());
         if (!call.error.empty()) args.push_back(store(TimelineArg::str("error", call.error)));
