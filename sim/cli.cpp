@@ -13,6 +13,7 @@
 #include "sim/logging.h"
 #include "sim/output.h"
 #include "sim/platforms_cmd.h"
+#include "sim/progress.h"
 #include "sim/run.h"
 #include "workloads/workload_error.h"
 
@@ -102,7 +103,10 @@ int cli_main(int argc, char** argv) {
         const std::vector<Override> overrides = parse_overrides(sets);
         if (*run) {
             const RunConfig rc = load_config(config_path, overrides);
-            const json stats = run_simulation(rc);
+            Progress progress(Progress::wanted(json_out));
+            progress.set_record_total(expected_records(rc));
+            const json stats = run_simulation(rc, &progress);
+            progress.clear();
             const std::string text = stats_text(stats);
             write_file_atomic(out_dir + "/stats.json", text);
             if (json_out) std::cout << text;

@@ -22,6 +22,9 @@ public:
 // Opens the configured workload (trace reader or generator, limited by max_records).
 std::unique_ptr<workloads::Source> open_workload(const RunConfig& config, unsigned thread = 0);
 
-nlohmann::json run_simulation(const RunConfig& config);
+class Progress;
+
+// With `progress`, the records are counted into it as the workload is read.
+nlohmann::json run_simulation(const RunConfig& config, Progress* progress = nullptr);
 
 }  // namespace mmusim::sim
