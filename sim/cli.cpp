@@ -15,6 +15,7 @@
 #include "sim/platforms_cmd.h"
 #include "sim/progress.h"
 #include "sim/run.h"
+#include "sim/sweep.h"
 #include "workloads/workload_error.h"
 
 namespace mmusim::sim {
@@ -89,6 +90,9 @@ int cli_main(int argc, char** argv) {
     validate->add_option("config", config_path, "config file (JSON)")->required();
     validate->add_option("--set", sets, "override one key: KEY=VALUE");
 
+    SweepOptions sweep_options;
+    CLI::App* sweep = add_sweep_command(app, sweep_options);
+
     CLI::App* platforms = app.add_subcommand("platforms", "list the platform presets and their main parameters");
     platforms->add_flag("--json", json_out, "print the list as JSON instead of a table");
 
@@ -131,6 +135,8 @@ int cli_main(int argc, char** argv) {
             std::cout << config_path << ": valid (platform " << rc.platform.name << ", kernel " << rc.kernel.version.name()
                       << ", " << (rc.workload.is_trace ? "trace " + rc.workload.trace_path : rc.workload.is_script ? std::string("script") : std::string("generator")) << ", "
                       << records << " records)\n";
+        } else if (*sweep) {
+            std::cout << run_sweep(sweep_options, log_level);
         } else if (*platforms) {
             const json doc = platforms_json();
             if (json_out) std::cout << stats_text(doc);
