@@ -3,6 +3,7 @@
 // results.json.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
