@@ -13,7 +13,9 @@
 #include "sim/logging.h"
 #include "sim/output.h"
 #include "sim/platforms_cmd.h"
+#include "sim/progress.h"
 #include "sim/run.h"
+#include "sim/sweep.h"
 #include "sim/timeline_output.h"
 #include "workloads/workload_error.h"
 
@@ -93,6 +95,9 @@ int cli_main(int argc, char** argv) {
     validate->add_option("config", config_path, "config file (JSON)")->required();
     validate->add_option("--set", sets, "override one key: KEY=VALUE");
 
+    SweepOptions sweep_options;
+    CLI::App* sweep = add_sweep_command(app, sweep_options);
+
     CLI::App* platforms = app.add_subcommand("platforms", "list the platform presets and their main parameters");
     platforms->add_flag("--json", json_out, "print the list as JSON instead of a table");
 
@@ -112,7 +117,10 @@ int cli_main(int argc, char** argv) {
             if (run->count("--timeline") != 0) check_timeline_path(timeline_path);
             const RunConfig rc = load_config(config_path, overrides);
             std::unique_ptr<kernel::Timeline> timeline = run->count("--timeline") != 0 ? make_timeline(rc, timeline_cap) : nullptr;
-            const json stats = run_simulation(rc, timeline.get());
+            Progress progress(Progress::wanted(json_out));
+            progress.set_record_total(expected_records(rc));
+            const json stats = run_simulation(rc, timeline.get(), &progress);
+            progress.clear();
             // The timeline first: if it cannot be written, no statistics are left behind.
             if (timeline != nullptr) write_timeline(timeline_path, *timeline, rc);
             const std::string text = stats_text(stats);
@@ -140,6 +148,8 @@ int cli_main(int argc, char** argv) {
             std::cout << config_path << ": valid (platform " << rc.platform.name << ", kernel " << rc.kernel.version.name()
                       << ", " << (rc.workload.is_trace ? "trace " + rc.workload.trace_path : rc.workload.is_script ? std::string("script") : std::string("generator")) << ", "
                       << records << " records)\n";
+        } else if (*sweep) {
+            std::cout << run_sweep(sweep_options, log_level);
         } else if (*platforms) {
             const json doc = platforms_json();
             if (json_out) std::cout << stats_text(doc);

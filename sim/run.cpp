@@ -6,6 +6,7 @@
 
 #include "platforms/platform.h"
 #include "sim/logging.h"
+#include "sim/progress.h"
 #include "sim/sc_context.h"
 #include "sim/stats.h"
 #include "workloads/generator.h"
@@ -27,12 +28,15 @@ std::unique_ptr<workloads::Source> open_workload(const RunConfig& config, unsign
     return source;
 }
 
-nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timeline) {
+nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timeline, Progress* progress) {
     // Open the workload first: a missing or unreadable trace fails before anything runs.
     std::vector<platforms::WorkloadThread> threads;
-    for (unsigned t = 0; t < config.workload.threads; ++t)
-        threads.push_back(platforms::WorkloadThread{open_workload(config, t), config.workload.placement[t],
+    for (unsigned t = 0; t < config.workload.threads; ++t) {
+        std::unique_ptr<workloads::Source> source = open_workload(config, t);
+        if (progress != nullptr && progress->enabled()) source = counted_source(std::move(source), *progress);
+        threads.push_back(platforms::WorkloadThread{std::move(source), config.workload.placement[t],
                                                     config.workload.is_script && t > 0});
+    }
 
     fresh_systemc_context();
     auto log = logger("sim");

@@ -26,7 +26,10 @@ public:
 // Opens the configured workload (trace reader or generator, limited by max_records).
 std::unique_ptr<workloads::Source> open_workload(const RunConfig& config, unsigned thread = 0);
 
-// With `timeline`, the kernel's events are recorded there as the run goes.
-nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timeline = nullptr);
+class Progress;
+
+// With `timeline`, the kernel's events are recorded there as the run goes; with `progress`,
+// the records are counted into it as the workload is read.
+nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timeline = nullptr, Progress* progress = nullptr);
 
 }  // namespace mmusim::sim
