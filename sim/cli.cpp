@@ -13,6 +13,7 @@
 #include "sim/logging.h"
 #include "sim/output.h"
 #include "sim/platforms_cmd.h"
+#include "sim/report.h"
 #include "sim/run.h"
 #include "workloads/workload_error.h"
 
@@ -91,6 +92,11 @@ int cli_main(int argc, char** argv) {
     CLI::App* platforms = app.add_subcommand("platforms", "list the platform presets and their main parameters");
     platforms->add_flag("--json", json_out, "print the list as JSON instead of a table");
 
+    CLI::App* report = app.add_subcommand("report", "write one self-contained HTML page of a run, compare or sweep folder");
+    std::string report_dir, report_file;
+    report->add_option("dir", report_dir, "the folder (holding stats.json, compare.json or results.json)")->required();
+    report->add_option("-o,--out", report_file, "the page to write (default DIR/report.html)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -127,6 +133,9 @@ int cli_main(int argc, char** argv) {
             std::cout << config_path << ": valid (platform " << rc.platform.name << ", kernel " << rc.kernel.version.name()
                       << ", " << (rc.workload.is_trace ? "trace " + rc.workload.trace_path : rc.workload.is_script ? std::string("script") : std::string("generator")) << ", "
                       << records << " records)\n";
+        } else if (*report) {
+            const std::string written = write_report(report_dir, report_file);
+            std::cout << "report: " << written << "\n";
         } else if (*platforms) {
             const json doc = platforms_json();
             if (json_out) std::cout << stats_text(doc);
@@ -137,6 +146,8 @@ int cli_main(int argc, char** argv) {
     } catch (const RunError& e) {
         return fail(e.what());
     } catch (const workloads::WorkloadError& e) {
+        return fail(e.what());
+    } catch (const ReportError& e) {
         return fail(e.what());
     } catch (const std::exception& e) {
         return fail(std::string("internal error: ") + e.what());
