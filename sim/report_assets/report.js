@@ -2,7 +2,9 @@
 // with Chart.js (inlined before this script), makes the tables marked "sortable" sortable, and
 // records on <body> what it did: data-charts (charts drawn), data-blank (canvases left without
 // a single painted pixel) and data-errors (errors seen, counted by the guard at the top of the
-// page). Everything is drawn at load, without animation, so the page is complete at once.
+// page); once the page has loaded, data-resources (files or addresses the page asked the
+// browser for, loaded or not: none, for a page that holds everything it needs). Everything is
+// drawn at once, without animation, so the page is complete at load.
 (function () {
     'use strict';
 
@@ -126,6 +128,11 @@
         document.body.setAttribute('data-blank', String(blank));
         document.body.setAttribute('data-errors', String(window.mmusimReportErrors));
     }
+
+    window.addEventListener('load', function () {
+        var resources = window.performance ? window.performance.getEntriesByType('resource').length : -1;
+        document.body.setAttribute('data-resources', String(resources));
+    });
 
     try {
         draw();
