@@ -2,12 +2,20 @@
 # Installs what mmusim needs on Debian 12 (only the packages that are missing), then
 # configures and builds it in ./build. Run from the repository root, as root (or with sudo
 # rights for apt-get). Safe to run again: it only rebuilds what changed.
+#   sh scripts/setup.sh        what the build needs
+#   sh scripts/setup.sh test   that, and what the tests need beyond it: a headless browser
+#                              (Debian's chromium) and a font for the report pages it loads
 set -eu
 
 cd "$(dirname "$0")/.."
 
 packages="cmake make g++ pkg-config libsystemc-dev libspdlog-dev nlohmann-json3-dev libcli11-dev \
 libgtest-dev libbenchmark-dev zlib1g-dev liblzma-dev libzstd-dev"
+case "${1:-}" in
+    "") ;;
+    test) packages="$packages chromium fonts-dejavu-core" ;;
+    *) echo "setup: unknown argument \"$1\"; use no argument (build) or \"test\" (build and test tools)" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $packages; do

@@ -14,6 +14,7 @@
 #include "sim/output.h"
 #include "sim/platforms_cmd.h"
 #include "sim/progress.h"
+#include "sim/report.h"
 #include "sim/run.h"
 #include "sim/sweep.h"
 #include "sim/timeline_output.h"
@@ -101,6 +102,11 @@ int cli_main(int argc, char** argv) {
     CLI::App* platforms = app.add_subcommand("platforms", "list the platform presets and their main parameters");
     platforms->add_flag("--json", json_out, "print the list as JSON instead of a table");
 
+    CLI::App* report = app.add_subcommand("report", "write one self-contained HTML page of a run, compare or sweep folder");
+    std::string report_dir, report_file;
+    report->add_option("dir", report_dir, "the folder (holding stats.json, compare.json or results.json)")->required();
+    report->add_option("-o,--out", report_file, "the page to write (default DIR/report.html)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -150,6 +156,9 @@ int cli_main(int argc, char** argv) {
                       << records << " records)\n";
         } else if (*sweep) {
             std::cout << run_sweep(sweep_options, log_level);
+        } else if (*report) {
+            const std::string written = write_report(report_dir, report_file);
+            std::cout << "report: " << written << "\n";
         } else if (*platforms) {
             const json doc = platforms_json();
             if (json_out) std::cout << stats_text(doc);
@@ -160,6 +169,8 @@ int cli_main(int argc, char** argv) {
     } catch (const RunError& e) {
         return fail(e.what());
     } catch (const workloads::WorkloadError& e) {
+        return fail(e.what());
+    } catch (const ReportError& e) {
         return fail(e.what());
     } catch (const std::exception& e) {
         return fail(std::string("internal error: ") + e.what());
