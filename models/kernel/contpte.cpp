@@ -133,31 +133,44 @@ int Pgtable::contpte_ptep_set_access_flags(const Mm& mm, std::uint64_t addr, std
     return 1;
 }
 
+bool Pgtable::folio_covers_block(std::uint64_t addr, std::uint64_t pfn) const {
+    // Computed from the page's place in its folio, without reading any entry.
+    const std::optional<Folio> folio = m_folios.folio_of(pfn);
+    if (!folio) return false;
+    const std::uint64_t folio_start = addr - (pfn - folio->head_pfn) * m_geo.page_size();
+    const std::uint64_t folio_end = folio_start + folio->nr_pages() * m_geo.page_size();
+    const std::uint64_t cont_start = addr & ~(m_geo.cont_pte_size() - 1);
+    return folio_start <= cont_start && folio_end >= cont_start + m_geo.cont_pte_size();
+}
+
+unsigned Pgtable::block_entries_match(std::uint64_t block_ptep, unsigned from, Desc expected, bool& match) {
+    // Consecutive PFNs and the same attributes once access/dirty state is ignored; reading
+    // stops at the first entry that differs.
+    unsigned read = 0;
+    for (unsigned i = from; i < m_geo.cont_ptes(); ++i) {
+        ++read;
+        if (arch::desc_normalise_ad(__ptep_get(block_ptep + 8 * std::uint64_t{i})) != expected) {
+            match = false;
+            return read;
+        }
+        expected = pfn_pte(pte_pfn(expected) + 1, expected);
+    }
+    match = true;
+    return read;
+}
+
 void Pgtable::__contpte_try_fold(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte) {
     // Kernel and EFI mappings manage PTE_CONT themselves (§5.1).
     if (!mm.user) return;
     ++m_stats.fold_attempts;
-
-    // The folio must cover the whole block; computed from the page's place in its folio,
-    // without reading any entry.
+    // The folio must cover the whole block, then every entry must be the expected one, from
+    // the aligned first PFN.
     const std::uint64_t pfn = pte_pfn(pte);
-    const std::optional<Folio> folio = m_folios.folio_of(pfn);
-    if (!folio) return;
-    const std::uint64_t folio_start = addr - (pfn - folio->head_pfn) * m_geo.page_size();
-    const std::uint64_t folio_end = folio_start + folio->nr_pages() * m_geo.page_size();
-    const std::uint64_t cont_start = addr & ~(m_geo.cont_pte_size() - 1);
-    const std::uint64_t cont_end = cont_start + m_geo.cont_pte_size();
-    if (folio_start > cont_start || folio_end < cont_end) return;
-
-    // Every entry must be the expected one: consecutive PFNs from the aligned first PFN and
-    // the same attributes once access/dirty state is ignored. Stop at the first mismatch.
-    Desc expected = pfn_pte(pfn & ~std::uint64_t{m_geo.cont_ptes() - 1}, normalised_prot(pte));
-    std::uint64_t p = contpte_align_down(ptep);
-    for (unsigned i = 0; i < m_geo.cont_ptes(); ++i, p += 8) {
-        const Desc subpte = arch::desc_normalise_ad(__ptep_get(p));
-        if (subpte != expected) return;
-        expected = pfn_pte(pte_pfn(expected) + 1, expected);
-    }
+    if (!folio_covers_block(addr, pfn)) return;
+    bool match = false;
+    (void)block_entries_match(contpte_align_down(ptep), 0,
+                              pfn_pte(pfn & ~std::uint64_t{m_geo.cont_ptes() - 1}, normalised_prot(pte)), match);
+    if (!match) return;
     ++m_stats.folds;
     contpte_convert(mm, addr, ptep, pte_mkcont(pte));
 }
@@ -167,18 +180,11 @@ unsigned Pgtable::contpte_scan_block(const Mm& mm, std::uint64_t addr, std::uint
     const Desc first = __ptep_get(ptep);
     // Only a valid, not yet folded entry whose PFN starts an aligned group can begin a block.
     if (!mm.user || !arch::desc_valid(first) || arch::desc_cont(first) || arch::desc_special(first) ||
-        (pte_pfn(first) & (m_geo.cont_ptes() - 1)) != 0)
+        (pte_pfn(first) & (m_geo.cont_ptes() - 1)) != 0 || !folio_covers_block(addr, pte_pfn(first)))
         return 1;
-    const std::optional<Folio> folio = m_folios.folio_of(pte_pfn(first));
-    if (!folio) return 1;
-    const std::uint64_t folio_start = addr - (pte_pfn(first) - folio->head_pfn) * m_geo.page_size();
-    if (folio_start > addr || folio_start + folio->nr_pages() * m_geo.page_size() < addr + m_geo.cont_pte_size()) return 1;
-    Desc expected = pfn_pte(pte_pfn(first) + 1, normalised_prot(first));
-    unsigned read = 1;
-    for (std::uint64_t p = ptep + 8; read < m_geo.cont_ptes(); ++read, p += 8) {
-        if (arch::desc_normalise_ad(__ptep_get(p)) != expected) return read + 1;
-        expected = pfn_pte(pte_pfn(expected) + 1, expected);
-    }
+    bool match = false;
+    const unsigned read = 1 + block_entries_match(ptep, 1, pfn_pte(pte_pfn(first) + 1, normalised_prot(first)), match);
+    if (!match) return read;
     ++m_stats.folds;
     folded = true;
     contpte_convert(mm, addr, ptep, pte_mkcont(first));

@@ -115,6 +115,11 @@ private:
     Desc pte_mkcont(Desc d) const { return d | arch::bits::kCont; }
     Desc pte_mknoncont(Desc d) const { return d & ~arch::bits::kCont; }
     std::uint64_t contpte_align_down(std::uint64_t ptep) const { return ptep & ~(std::uint64_t{m_geo.cont_ptes()} * 8 - 1); }
+    // Whether the folio of `pfn`, mapped with that page at `addr`, covers addr's whole block.
+    bool folio_covers_block(std::uint64_t addr, std::uint64_t pfn) const;
+    // Compares entries `from`.. of the block at `block_ptep` in order with `expected` and the
+    // PFNs after it (A/D ignored), stopping at the first that differs; returns the entries read.
+    unsigned block_entries_match(std::uint64_t block_ptep, unsigned from, Desc expected, bool& match);
     // contpte_align_addr_ptep(): widen [start, end) to the blocks of cont entries at its ends.
     std::uint64_t contpte_align_addr_ptep(std::uint64_t& start, std::uint64_t& end, std::uint64_t ptep, unsigned nr);
     // Attributes of an entry with A/D normalised (pte_pgprot(pte_mkold(pte_mkclean(pte)))).
