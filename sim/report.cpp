@@ -394,6 +394,7 @@ std::string kernel_text(const json& doc) {
     if (!k.is_object()) return "-";
     std::string s = display(value_at(k, "/version"));
     s += ", " + display(value_at(k, "/granule")) + " granule, contpte " + on_off(value_at(k, "/contpte"));
+    if (value_at(k, "/fold_policy").is_string()) s += " (fold policy " + display(value_at(k, "/fold_policy")) + ")";
     s += ", mTHP " + compact(value_at(k, "/mthp")) + ", THP " + display(value_at(k, "/thp"));
     return s;
 }
@@ -522,8 +523,15 @@ void runs_sections(Page& page, const Runs& runs) {
         row.value = [get](const json& doc) { const json v = get(doc); return v.is_null() ? json(0) : v; };
         folio_rows.push_back(row);
     }
-    page.body << "<h2 id=\"folios\">Folios by size</h2>\n<p class=\"note\">Folios allocated, by size.</p>\n";
-    stats_table(page, runs, "table-folios", folio_rows);
+    // Large allocations that failed (kernel.fragmentation) and fell back to a smaller size.
+    std::vector<Row> folio_table = folio_rows;
+    for (const std::string& s : key_union(runs, "/kernel/folio_fallbacks")) {
+        const Row row = pointer_row("fallbacks from " + s, (json::json_pointer("/kernel/folio_fallbacks") / s).to_string());
+        if (seen_in_some_run(runs, row)) folio_table.push_back(row);
+    }
+    page.body << "<h2 id=\"folios\">Folios by size</h2>\n<p class=\"note\">Folios allocated, by size; then the "
+                 "allocations of a size that failed and fell back to a smaller one (those that occur).</p>\n";
+    stats_table(page, runs, "table-folios", folio_table);
     page.body << "<div class=\"charts\">\n";
     runs_chart(page, runs, "Folios by size", "folios", folio_rows);
     page.body << "</div>\n";
@@ -534,8 +542,14 @@ void runs_sections(Page& page, const Runs& runs) {
                                       pointer_row("unfolds", "/kernel/contpte/unfolds"),
                                       pointer_row("converts", "/kernel/contpte/converts"),
                                       pointer_row("fold attempts", "/kernel/contpte/fold_attempts")};
+    // The fold scanner's rows only where it ran (kernel.fold_policy "scanner").
+    std::vector<Row> contpte_table = contpte;
+    const Row passes = pointer_row("scanner passes", "/kernel/contpte/scanner/passes");
+    if (seen_in_some_run(runs, passes))
+        for (const char* field : {"passes", "blocks", "entries", "folds", "cycles"})
+            contpte_table.push_back(pointer_row(std::string("scanner ") + field, std::string("/kernel/contpte/scanner/") + field));
     page.body << "<h2 id=\"contpte\">contpte</h2>\n";
-    stats_table(page, runs, "table-contpte", contpte);
+    stats_table(page, runs, "table-contpte", contpte_table);
     page.body << "<div class=\"charts\">\n";
     runs_chart(page, runs, "contpte: blocks, folds, unfolds, converts", "count", contpte);
     page.body << "</div>\n";

@@ -30,7 +30,8 @@ const std::vector<std::string> kSweepColumns = {
     "records",        "INST_RETIRED",  "L1D_TLB",   "L1D_TLB_REFILL", "L1I_TLB",           "L1I_TLB_REFILL",
     "L2D_TLB",        "L2D_TLB_REFILL", "DTLB_WALK", "ITLB_WALK",      "l1d_miss_ratio",    "walk_ratio",
     "DTLB_WALK_MPKI", "faults",         "blocks_mapped_cont", "folds", "unfolds",           "converts",
-    "tlbi",           "barriers",       "tlb_conflicts", "kernel_cycles", "cycles"};
+    "fold_attempts",  "scanner_folds",  "folio_fallbacks", "tlbi", "barriers",          "tlb_conflicts",
+    "kernel_cycles",  "cycles"};
 
 json object_total(const json& o) {
     std::uint64_t sum = 0;
@@ -48,7 +49,9 @@ json sweep_metrics(const json& s) {
     m["walk_ratio"] = s["derived"]["walk_ratio"];
     m["DTLB_WALK_MPKI"] = s["derived"]["mpki"]["DTLB_WALK"];
     m["faults"] = s["kernel"]["faults"]["total"];
-    for (const char* c : {"blocks_mapped_cont", "folds", "unfolds", "converts"}) m[c] = s["kernel"]["contpte"][c];
+    for (const char* c : {"blocks_mapped_cont", "folds", "unfolds", "converts", "fold_attempts"}) m[c] = s["kernel"]["contpte"][c];
+    m["scanner_folds"] = s["kernel"]["contpte"]["scanner"]["folds"];
+    m["folio_fallbacks"] = object_total(s["kernel"]["folio_fallbacks"]);
     m["tlbi"] = object_total(s["kernel"]["tlbi"]);
     m["barriers"] = object_total(s["kernel"]["barriers"]);
     m["tlb_conflicts"] = s["mmu"]["tlb_conflicts"];
@@ -58,10 +61,10 @@ json sweep_metrics(const json& s) {
 }
 
 // The charts each page should draw: run and compare pages have eleven (two TLB, two walk, two
-// fault, folio, contpte, two per-operation, cycles); the sweep fixture has 23 columns and two
+// fault, folio, contpte, two per-operation, cycles); the sweep fixture has 26 columns and two
 // dimensions with more than one value.
 constexpr int kRunCharts = 11;
-constexpr int kSweepFixtureCharts = 23 * 2;
+constexpr int kSweepFixtureCharts = 26 * 2;
 
 class Report : public ::testing::Test {
 protected:
@@ -368,6 +371,38 @@ TEST_F(Report, RunTablesHoldTheStatistics) {
     std::uint64_t fault_barriers = 0;
     for (const auto& [kind, n] : stats["kernel"]["by_op"]["fault"]["barriers"].items()) fault_barriers += n.get<std::uint64_t>();
     EXPECT_EQ(row_cells(page, "table-ops", "/kernel/by_op/fault/barriers")[0].v, std::to_string(fault_barriers));
+}
+
+// The fold scanner's rows and the folio fallback rows appear where a run has them, and only
+// there; the kernel line names the fold policy.
+TEST_F(Report, ScannerAndFallbackRowsOnlyWhereTheyOccur) {
+    // Stores only (a read would map the zero page instead of a folio) over 100 pages.
+    json config = generator_config(100000);
+    config["workload"]["generator"]["store_fraction"] = 1.0;
+    write_json(dir / "gen.json", config);
+    const CliResult r = mmusim({"run", "gen.json", "--set", "kernel.fold_policy=scanner", "--set", "kernel.fold_scanner.interval=200000",
+                                "--set", "kernel.fragmentation=0.3", "--out", "scan"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json stats = json::parse(read_text(dir / "scan/stats.json"));
+    ASSERT_GT(stats["kernel"]["contpte"]["scanner"]["passes"].get<std::uint64_t>(), 0u);
+    ASSERT_GT(stats["kernel"]["folio_fallbacks"]["64K"].get<std::uint64_t>(), 0u);
+    const std::string page = report(dir / "scan");
+    for (const char* field : {"passes", "blocks", "entries", "folds", "cycles"}) {
+        const std::string key = std::string("/kernel/contpte/scanner/") + field;
+        const std::vector<Cell> cells = row_cells(page, "table-contpte", key);
+        ASSERT_EQ(cells.size(), 1u) << key;
+        EXPECT_EQ(cells[0].v, stats["kernel"]["contpte"]["scanner"][field].dump()) << key;
+    }
+    const std::vector<Cell> fallbacks = row_cells(page, "table-folios", "/kernel/folio_fallbacks/64K");
+    ASSERT_EQ(fallbacks.size(), 1u);
+    EXPECT_EQ(fallbacks[0].v, stats["kernel"]["folio_fallbacks"]["64K"].dump());
+    EXPECT_NE(page.find("contpte on (fold policy scanner)"), std::string::npos);
+
+    // A linux-policy run without fragmentation has neither.
+    const std::string plain = report(make_run());
+    EXPECT_TRUE(row_cells(plain, "table-contpte", "/kernel/contpte/scanner/passes").empty());
+    EXPECT_EQ(plain.find("/kernel/folio_fallbacks/"), std::string::npos);
+    EXPECT_NE(plain.find("(fold policy linux)"), std::string::npos);
 }
 
 TEST_F(Report, CompareTablesHoldEachRunAndRatios) {

@@ -70,7 +70,8 @@ TEST_F(Sweep, TwoByTwoGridMatchesPlainRuns) {
     EXPECT_EQ(lines[0],
               "point,kernel.contpte,kernel.mthp,records,INST_RETIRED,L1D_TLB,L1D_TLB_REFILL,L1I_TLB,L1I_TLB_REFILL,"
               "L2D_TLB,L2D_TLB_REFILL,DTLB_WALK,ITLB_WALK,l1d_miss_ratio,walk_ratio,DTLB_WALK_MPKI,faults,"
-              "blocks_mapped_cont,folds,unfolds,converts,tlbi,barriers,tlb_conflicts,kernel_cycles,cycles");
+              "blocks_mapped_cont,folds,unfolds,converts,fold_attempts,scanner_folds,folio_fallbacks,tlbi,barriers,tlb_conflicts,"
+              "kernel_cycles,cycles");
     EXPECT_EQ(lines[1].rfind("p0000,false,[],", 0), 0u) << lines[1];
     EXPECT_EQ(lines[2].rfind("p0001,false,\"[\"\"64K\"\"]\",", 0), 0u) << lines[2];
     EXPECT_EQ(lines[3].rfind("p0002,true,[],", 0), 0u) << lines[3];
