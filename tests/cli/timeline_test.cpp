@@ -288,6 +288,41 @@ TEST_F(CliTimeline, ConvertsOnTwoCoresNestInTheirCalls) {
     EXPECT_EQ(used, (std::set<int>{0, 1}));
 }
 
+// The fold scanner's passes are "fold_scan" spans on the track of core 0, and the folds,
+// TLBIs and barriers of each pass lie inside its span.
+TEST_F(CliTimeline, FoldScannerPassesAreSpansOnCoreZero) {
+    const auto [stats, doc] = run_with_timeline({"run", config_path("jit_wx_flips.json"), "--set", "kernel.fold_policy=scanner",
+                                                 "--set", "kernel.fold_scanner.interval=1000000"},
+                                                "scan.json");
+    ASSERT_TRUE(valid_trace(doc));
+    ASSERT_EQ(doc["otherData"]["truncated"], false);
+    const json& scan = stats["kernel"]["by_op"]["fold_scan"];
+    const std::uint64_t passes = stats["kernel"]["contpte"]["scanner"]["passes"].get<std::uint64_t>();
+    ASSERT_GT(passes, 1u);
+    ASSERT_GT(scan["contpte"]["folds"].get<std::uint64_t>(), 0u);
+    const std::vector<json> all = events(doc);
+    std::vector<json> spans;
+    for (const json& e : all)
+        if (e["name"] == "fold_scan") spans.push_back(e);
+    ASSERT_EQ(spans.size(), passes);
+    std::uint64_t folds = 0, tlbis = 0, barriers = 0;
+    for (const json& span : spans) {
+        EXPECT_EQ(span["tid"], 0) << span.dump();
+        for (const json& e : all) {
+            if (!within(e, span) || e["name"] == "fold_scan") continue;
+            const std::string name = e["name"];
+            if (name == "fold") ++folds;
+            else if (starts_with(name, "TLBI ")) ++tlbis;
+            else if (is_barrier(name)) ++barriers;
+        }
+    }
+    EXPECT_EQ(folds, scan["contpte"]["folds"].get<std::uint64_t>());
+    EXPECT_EQ(tlbis, scan["tlbi"]["VALE1IS"].get<std::uint64_t>());
+    std::uint64_t scan_barriers = 0;
+    for (const auto& [kind, count] : scan["barriers"].items()) scan_barriers += count.get<std::uint64_t>();
+    EXPECT_EQ(barriers, scan_barriers);
+}
+
 TEST_F(CliTimeline, CapKeepsTheFirstEventsAndSaysHowManyWereDropped) {
     write_json(dir / "run.json", mprotect_config());
     const auto [stats, full] = run_with_timeline({"run", "run.json"}, "full.json");
