@@ -27,6 +27,13 @@ ScratchDir::~ScratchDir() {
     if (!m_path.empty()) fs::remove_all(m_path, ec);
 }
 
+ExecArgs::ExecArgs(const std::vector<std::string>& args) {
+    m_strings.push_back(MMUSIM_BINARY);
+    m_strings.insert(m_strings.end(), args.begin(), args.end());
+    for (std::string& s : m_strings) m_pointers.push_back(s.data());
+    m_pointers.push_back(nullptr);
+}
+
 CliResult run_mmusim(const std::vector<std::string>& args, const fs::path& cwd) {
     CliResult r;
     r.command = "mmusim";
@@ -36,14 +43,8 @@ CliResult run_mmusim(const std::vector<std::string>& args, const fs::path& cwd) 
     // like something the program wrote.
     const std::string out_file = (cwd.parent_path() / (cwd.filename().string() + ".stdout")).string();
     const std::string err_file = (cwd.parent_path() / (cwd.filename().string() + ".stderr")).string();
-    const std::string binary = MMUSIM_BINARY;
     const std::string dir = cwd.string();
-    std::vector<std::string> storage;
-    storage.push_back(binary);
-    storage.insert(storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& s : storage) argv.push_back(s.data());
-    argv.push_back(nullptr);
+    ExecArgs exec(args);
 
     const pid_t pid = fork();
     if (pid < 0) {
@@ -57,7 +58,7 @@ CliResult run_mmusim(const std::vector<std::string>& args, const fs::path& cwd) 
         const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (in < 0 || out < 0 || err < 0 || chdir(dir.c_str()) != 0) _exit(126);
         if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(126);
-        execv(binary.c_str(), argv.data());
+        execv(exec.program(), exec.argv());
         _exit(127);
     }
     int status = 0;

@@ -39,6 +39,22 @@ private:
     fs::path m_path;
 };
 
+// The argument vector of MMUSIM_BINARY with `args`, as execv takes it: built before fork(), so
+// that the child only reads it. Not copyable (the pointers point into the strings).
+class ExecArgs {
+public:
+    explicit ExecArgs(const std::vector<std::string>& args);
+    ExecArgs(const ExecArgs&) = delete;
+    ExecArgs& operator=(const ExecArgs&) = delete;
+
+    const char* program() const { return m_strings.front().c_str(); }
+    char* const* argv() { return m_pointers.data(); }
+
+private:
+    std::vector<std::string> m_strings;
+    std::vector<char*> m_pointers;  // into m_strings, then a null
+};
+
 // Runs MMUSIM_BINARY with `args` in the folder `cwd`; stdin is /dev/null.
 CliResult run_mmusim(const std::vector<std::string>& args, const fs::path& cwd);
 

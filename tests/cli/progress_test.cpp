@@ -27,11 +27,7 @@ struct TerminalRun {
 // the environment variable CI, or nullptr to unset it.
 TerminalRun run_on_terminal(const std::vector<std::string>& args, const fs::path& cwd, const char* ci) {
     TerminalRun r;
-    std::vector<std::string> storage = {MMUSIM_BINARY};
-    storage.insert(storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& s : storage) argv.push_back(s.data());
-    argv.push_back(nullptr);
+    ExecArgs exec(args);
     const std::string where = cwd.string();
     const std::string out_file = (cwd.parent_path() / (cwd.filename().string() + ".stdout")).string();
 
@@ -46,7 +42,7 @@ TerminalRun run_on_terminal(const std::vector<std::string>& args, const fs::path
         else setenv("CI", ci, 1);
         const int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (out < 0 || chdir(where.c_str()) != 0 || dup2(out, 1) < 0) _exit(126);
-        execv(argv[0], argv.data());
+        execv(exec.program(), exec.argv());
         _exit(127);
     }
     char buffer[4096];

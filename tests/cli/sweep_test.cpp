@@ -180,11 +180,7 @@ TEST_F(Sweep, ParallelismDoesNotChangeTheFiles) {
 class Background {
 public:
     Background(const std::vector<std::string>& args, const fs::path& cwd) {
-        std::vector<std::string> storage = {MMUSIM_BINARY};
-        storage.insert(storage.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (std::string& s : storage) argv.push_back(s.data());
-        argv.push_back(nullptr);
+        ExecArgs exec(args);
         const std::string where = cwd.string();
         m_pid = fork();
         if (m_pid == 0) {
@@ -194,7 +190,7 @@ public:
             dup2(null, 0);
             dup2(null, 1);
             dup2(null, 2);
-            execv(argv[0], argv.data());
+            execv(exec.program(), exec.argv());
             _exit(127);
         }
         if (m_pid > 0) setpgid(m_pid, m_pid);  // either side may get there first
