@@ -32,16 +32,9 @@ protected:
     }
     // Scenario 28: a 64K folio written by two set_ptes(8); the delta of both.
     Delta two_half_batches() {
-        EXPECT_EQ(mmap_anon(kBase, 2u << 20), 0);
-        fault(kBase + (1u << 20), arch::Access::Store);  // the PTE table
-        const Folio f = *kernel->folios().alloc(4);
-        kernel->rmap().info(f.head_pfn).anon = true;
-        const arch::Desc prot = kernel->mm().find_vma(kBase)->page_prot | kDbm | kSwDirty;
-        const arch::Desc e0 = arch::desc_mkdirty(arch::desc_with_pfn(prot, f.head_pfn, 12));
+        const arch::Desc e0 = half_batches_setup();
         mark();
-        kernel->pgtable().set_ptes(kernel->mm(), kBlock, pte_pa(kBlock), e0, 8);
-        kernel->pgtable().set_ptes(kernel->mm(), kBlock + 8 * kPage, pte_pa(kBlock + 8 * kPage),
-                                   arch::desc_with_pfn(e0, f.head_pfn + 8, 12), 8);
+        KernelScenario::two_half_batches(e0);
         return delta();
     }
 };

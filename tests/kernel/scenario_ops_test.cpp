@@ -641,16 +641,9 @@ TEST_F(KernelScenario, Scenario27_DontneedOnAnonymousLosesTheProtection) {
 
 TEST_F(KernelScenario, Scenario28_SetPtesCompletingABlockNeverFolds) {
     build(scripted());
-    ASSERT_EQ(mmap_anon(kBase, 2u << 20), 0);
-    fault(kBase + (1u << 20), arch::Access::Store);  // the PTE table
-    const Folio f = *kernel->folios().alloc(4);
-    kernel->rmap().info(f.head_pfn).anon = true;
-    const arch::Desc prot = kernel->mm().find_vma(kBase)->page_prot | kDbm | kSwDirty;
-    const arch::Desc e0 = arch::desc_mkdirty(arch::desc_with_pfn(prot, f.head_pfn, 12));
+    const arch::Desc e0 = half_batches_setup();
     mark();
-    kernel->pgtable().set_ptes(kernel->mm(), kBlock, pte_pa(kBlock), e0, 8);
-    kernel->pgtable().set_ptes(kernel->mm(), kBlock + 8 * kPage, pte_pa(kBlock + 8 * kPage),
-                               arch::desc_with_pfn(e0, f.head_pfn + 8, 12), 8);
+    two_half_batches(e0);
     Delta d = delta();
     EXPECT_EQ(d.fold_attempts, 0u);
     EXPECT_EQ(d.blocks_cont, 0u);
@@ -658,7 +651,7 @@ TEST_F(KernelScenario, Scenario28_SetPtesCompletingABlockNeverFolds) {
     // Only a later one-entry store at entry 15 folds it.
     mark();
     kernel->pgtable().set_pte_at(kernel->mm(), kBlock + 15 * kPage, pte_pa(kBlock + 15 * kPage),
-                                 arch::desc_with_pfn(e0, f.head_pfn + 15, 12));
+                                 arch::desc_with_pfn(e0, arch::desc_pfn(e0, 12) + 15, 12));
     d = delta();
     EXPECT_EQ(d.folds, 1u);
     EXPECT_TRUE(block_folded());
