@@ -488,8 +488,15 @@ RunConfig load_config(const std::string& path, const std::vector<Override>& give
     // on top, so that --set platform.tlb.l2.ways=4 works with a preset too.
     std::string platform_origin = path;
     for (const Override& o : overrides) {
-        if (o.key != "platform") continue;
-        doc["platform"] = o.value;
+        if (o.key == "platform") {
+            doc["platform"] = o.value;
+        } else if (o.key == "platform.preset") {
+            // Another preset under the config's own changes to its platform (if any).
+            if (!doc.contains("platform") || !doc["platform"].is_object()) doc["platform"] = json::object();
+            doc["platform"]["preset"] = o.value;
+        } else {
+            continue;
+        }
         platform_origin = o.where();
     }
     if (!doc.contains("platform")) doc["platform"] = config_schema().child("platform")->def;
@@ -508,7 +515,7 @@ RunConfig load_config(const std::string& path, const std::vector<Override>& give
         doc["platform"] = std::move(base);
     }
     for (const Override& o : overrides)
-        if (o.key != "platform") set_path(doc, o.key, o.value);
+        if (o.key != "platform" && o.key != "platform.preset") set_path(doc, o.key, o.value);
 
     const std::string where = overrides.empty() ? path : path + " (with --set overrides)";
     validate(doc, config_schema(), "", Origin{where});

@@ -190,5 +190,27 @@ TEST(CliSmp, APresetWithKeysChanged) {
     EXPECT_FALSE(p.contains("preset"));
 }
 
+// --set platform.preset=NAME swaps the preset under the config's own changes; on a config that
+// names a preset, it is that preset.
+TEST(CliSmp, SetPlatformPresetSwapsThePreset) {
+    ScratchDir dir;
+    json c = generator_config(1000);
+    c["platform"] = {{"preset", "neoverse-n2"}, {"cores", 2}, {"costs", {{"dsb_ish", 999}}}};
+    write_json(dir / "changed.json", c);
+    write_json(dir / "named.json", generator_config(1000));
+    for (const char* file : {"changed.json", "named.json"}) {
+        const CliResult r = run_mmusim({"run", file, "--set", "platform.preset=ampereone", "--json"}, dir.path());
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        const json p = json::parse(r.out)["config"]["platform"];
+        EXPECT_EQ(p["name"], "ampereone") << file;
+        EXPECT_EQ(p["tlb"]["l1d"]["sizes"].size(), 5u) << file << ": the preset's TLBs, 1G in the L1 too";
+        EXPECT_FALSE(p.contains("preset")) << file;
+        if (std::string(file) == "changed.json") {
+            EXPECT_EQ(p["cores"], 2);
+            EXPECT_EQ(p["costs"]["dsb_ish"], 999);
+        }
+    }
+}
+
 }  // namespace
 }  // namespace mmusim::cli_test
