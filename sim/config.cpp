@@ -383,17 +383,22 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     const std::string gpath = "workload.generator";
     if (gp.length < gp.access_size) fail(where, gpath + ".length: " + g["length"].get<std::string>() + " is smaller than access_size");
     if (gp.base < geo.page_size() || gp.base + gp.length > arch::kUserVaEnd || gp.base + gp.length < gp.base)
-        fail(where, gpath + ".base: the region [base, base + length) must lie inside the 48-bit user address space above the first page");
+        fail(where, gpath + ".base: found " + g["base"].get<std::string>() + " with length " + g["length"].get<std::string>() +
+                        "; the region [base, base + length) must lie inside the 48-bit user address space above the first page");
     if (gp.code_length != 0 && (gp.code_base < geo.page_size() || gp.code_base + gp.code_length > arch::kUserVaEnd))
-        fail(where, gpath + ".code_base: the code region must lie inside the 48-bit user address space above the first page");
-    if (gp.stride == 0) fail(where, gpath + ".stride: must be at least 1 byte");
+        fail(where, gpath + ".code_base: found " + g["code_base"].get<std::string>() + " with code_length " +
+                        g["code_length"].get<std::string>() +
+                        "; the code region must lie inside the 48-bit user address space above the first page");
+    if (gp.stride == 0) fail(where, gpath + ".stride: found " + g["stride"].get<std::string>() + "; allowed: 1 byte or more");
     if (!(gp.store_fraction >= 0.0 && gp.store_fraction <= 1.0))
         fail(where, gpath + ".store_fraction: " + g["store_fraction"].dump() + " is out of range; allowed: 0 to 1");
     if (!(gp.zipf_alpha > 0.0)) fail(where, gpath + ".zipf_alpha: " + g["zipf_alpha"].dump() + " must be above 0");
     if (gp.zipf_item < gp.access_size || gp.zipf_item > gp.length)
-        fail(where, gpath + ".zipf_item: must be at least access_size and at most length");
+        fail(where, gpath + ".zipf_item: found " + g["zipf_item"].get<std::string>() + "; allowed: at least access_size (" +
+                        std::to_string(gp.access_size) + ") and at most length (" + g["length"].get<std::string>() + ")");
     if (gp.pattern == workloads::Pattern::Zipf && gp.length / gp.zipf_item > workloads::kGeneratorMaxZipfItems)
-        fail(where, gpath + ".zipf_item: length / zipf_item is more than 2^32 items; use larger items");
+        fail(where, gpath + ".zipf_item: found " + g["zipf_item"].get<std::string>() + ", which makes length / zipf_item " +
+                        std::to_string(gp.length / gp.zipf_item) + " items, more than 2^32; use larger items");
     if (gp.code_length != 0 && gp.code_length < 4)
         fail(where, gpath + ".code_length: " + g["code_length"].get<std::string>() +
                         " is too small for one 4-byte instruction; allowed: 0 (no instruction fetches) or at least 4");
