@@ -22,7 +22,7 @@ using nlohmann::json;
 namespace {
 
 std::uint64_t size_of(const json& v) { return *arch::parse_size(v.get<std::string>()); }
-std::uint64_t address_of(const json& v) { return std::stoull(v.get<std::string>().substr(2), nullptr, 16); }
+std::uint64_t address_of(const json& v) { return *arch::parse_address(v.get<std::string>()); }
 
 [[noreturn]] void fail(const std::string& where, const std::string& what) { throw ConfigError(where + ": " + what); }
 

@@ -1,6 +1,7 @@
 #include "sim/schema.h"
 
 #include <algorithm>
+#include <optional>
 #include <sstream>
 
 #include "models/arch/sizes.h"
@@ -278,13 +279,9 @@ void validate_leaf(json& v, const Field& f, const std::string& path, const Origi
                 a = v.get<std::uint64_t>();
             } else if (v.is_string()) {
                 const std::string s = v.get<std::string>();
-                std::size_t used = 0;
-                bool ok = s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
-                if (ok) {
-                    try { a = std::stoull(s.substr(2), &used, 16); } catch (...) { ok = false; }
-                    ok = ok && used == s.size() - 2;
-                }
-                if (!ok) fail(origin, path, "\"" + s + "\" is not an address; expected a hex string such as \"0x7f0000000000\" or a whole number");
+                const std::optional<std::uint64_t> parsed = arch::parse_address(s);
+                if (parsed) a = *parsed;
+                else fail(origin, path, "\"" + s + "\" is not an address; expected a hex string such as \"0x7f0000000000\" or a whole number");
             } else {
                 fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected an address such as \"0x7f0000000000\"");
             }

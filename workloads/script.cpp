@@ -112,14 +112,7 @@ std::uint64_t read_address(const json& v, const std::string& path) {
     if (is_whole_nonnegative(v)) return v.get<std::uint64_t>();
     if (v.is_string()) {
         const std::string s = v.get<std::string>();
-        std::uint64_t a = 0;
-        std::size_t used = 0;
-        bool ok = s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && std::isxdigit(static_cast<unsigned char>(s[2]));
-        if (ok) {
-            try { a = std::stoull(s.substr(2), &used, 16); } catch (...) { ok = false; }
-            ok = ok && used == s.size() - 2;
-        }
-        if (ok) return a;
+        if (const std::optional<std::uint64_t> a = arch::parse_address(s)) return *a;
         fail(path, in_quotes(s) + " is not an address; expected a hex string such as \"0x20000000\" or a whole number");
     }
     fail(path, found(v) + "; expected an address such as \"0x20000000\"");

@@ -4,6 +4,20 @@
 
 namespace mmusim::arch {
 
+std::optional<std::uint64_t> parse_address(std::string_view text) {
+    if (text.size() < 3 || text.size() > 18 || text[0] != '0' || (text[1] != 'x' && text[1] != 'X')) return std::nullopt;
+    std::uint64_t value = 0;
+    for (const char c : text.substr(2)) {
+        unsigned digit = 0;
+        if (c >= '0' && c <= '9') digit = static_cast<unsigned>(c - '0');
+        else if (c >= 'a' && c <= 'f') digit = static_cast<unsigned>(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') digit = static_cast<unsigned>(c - 'A' + 10);
+        else return std::nullopt;
+        value = value << 4 | digit;
+    }
+    return value;
+}
+
 std::optional<std::uint64_t> parse_size(std::string_view text) {
     if (text.empty()) return std::nullopt;
     std::uint64_t value = 0;

@@ -54,6 +54,14 @@ TEST(ArchSizes, ParseAndName) {
     EXPECT_EQ(size_name(1000), "1000");
 }
 
+TEST(ArchSizes, ParseAddress) {
+    EXPECT_EQ(parse_address("0x7f0000000000"), 0x7f0000000000u);
+    EXPECT_EQ(parse_address("0XaBc"), 0xabcu);
+    EXPECT_EQ(parse_address("0xffffffffffffffff"), ~std::uint64_t{0});
+    for (const char* bad : {"", "0x", "0x-1000", "0x 12", "0x+1", "0x12g", "1234", "x12", "0x10000000000000000"})
+        EXPECT_FALSE(parse_address(bad).has_value()) << bad;
+}
+
 TEST(ArchDescriptor, DirtyModel) {
     using namespace bits;
     const Desc writable_clean = kValid | kDbm | kRdonly;

@@ -177,6 +177,8 @@ TEST_F(CliBadInput, GeneratorRulesNameTheValueFound) {
     write_json(dir / "run.json", generator_config(1000));
     expect_rejected({"run", "run.json", "--set", "workload.generator.base=0x800", "--set", "workload.generator.length=64K"},
                     {"workload.generator.base", "found 0x800 with length 64K", "48-bit user address space"});
+    expect_rejected({"run", "run.json", "--set", "workload.generator.base=\"0x-1000\""},
+                    {"workload.generator.base", "\"0x-1000\" is not an address"});
     expect_rejected({"run", "run.json", "--set", "workload.generator.zipf_item=2M"},
                     {"workload.generator.zipf_item", "found 2M", "at most length (1M)"});
 }
