@@ -41,6 +41,15 @@ struct Vma {
     bool anonymous() const { return kind == VmaKind::Anon && !flags.shared; }
     bool pfnmap() const { return kind == VmaKind::Pfnmap || kind == VmaKind::HugePfnmap; }
     bool uffd_armed() const { return flags.uffd_missing || flags.uffd_wp; }
+    // vma_wants_writenotify: a shared writable file mapping whose entries start read-only so
+    // that the file system sees the first write (page_mkwrite). Shared anonymous memory is a
+    // shmem file here (MmOps::mmap) and is treated the same, although Linux's tmpfs, which
+    // has no writeback, maps it writable at once.
+    bool wants_writenotify() const { return kind == VmaKind::File && flags.shared && flags.write; }
+    // vma_wants_manual_pte_write_upgrade: change_protection may make entries writable itself
+    // (MM_CP_TRY_CHANGE_WRITABLE) in a private writable mapping, or in a shared one that
+    // write-notifies (elsewhere the new vm_page_prot is already writable, or nothing is).
+    bool wants_manual_pte_write_upgrade() const { return flags.shared ? wants_writenotify() : flags.write; }
     // VMA_ANON with private semantics for COW (a private file mapping is COW too).
     bool is_cow() const { return !flags.shared && flags.write; }
     // Whether a wp marker is needed on none entries (file-backed, or WP_UNPOPULATED anon).

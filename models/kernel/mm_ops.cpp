@@ -24,10 +24,7 @@ const char* err::name(int e) {
 MmOps::MmOps(KernelContext& k, PageAlloc& pages) : m_k(k), m_pages(pages) {}
 
 Desc MmOps::vma_page_prot(const Vma& vma) const {
-    // A shared file mapping wants to see the first write (page_mkwrite), so its entries
-    // start read-only; shared anonymous memory (shmem) does not.
-    const bool writenotify = vma.kind == VmaKind::File && vma.flags.shared;
-    return vm_page_prot(vma.flags.read, vma.flags.write, vma.flags.exec, vma.flags.shared, writenotify);
+    return vm_page_prot(vma.flags.read, vma.flags.write, vma.flags.exec, vma.flags.shared, vma.wants_writenotify());
 }
 
 std::optional<Folio> MmOps::vm_normal_folio(const Vma& /*vma*/, Desc pte) const {

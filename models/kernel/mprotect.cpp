@@ -35,10 +35,8 @@ int MmOps::mprotect(Mm& mm, std::uint64_t addr, std::uint64_t len, unsigned prot
         vma->flags.write = (prot & kProtWrite) != 0;
         vma->flags.exec = (prot & kProtExec) != 0;
         vma->page_prot = vma_page_prot(*vma);
-        // vma_wants_manual_pte_write_upgrade: private writable, or shared without
-        // write notification.
-        const bool try_writable = vma->flags.shared ? !(vma->kind == VmaKind::File) : vma->flags.write;
-        (void)change_protection(tlb, mm, *vma, vma->start, vma->end, try_writable ? unsigned{kCpTryChangeWritable} : 0u);
+        (void)change_protection(tlb, mm, *vma, vma->start, vma->end,
+                                vma->wants_manual_pte_write_upgrade() ? unsigned{kCpTryChangeWritable} : 0u);
         at = vma->end;
     }
     tlb.tlb_finish_mmu();

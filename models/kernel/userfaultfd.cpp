@@ -64,7 +64,7 @@ int MmOps::uffd_writeprotect(Mm& mm, std::uint64_t addr, std::uint64_t len, bool
         // uffd_wp_range: its own gather per VMA.
         MmuGather tlb = make_gather(mm, false);
         unsigned flags = protect ? kCpUffdWp : kCpUffdWpResolve;
-        if (!protect && (v->flags.shared ? v->kind != VmaKind::File : v->flags.write)) flags |= kCpTryChangeWritable;
+        if (!protect && v->wants_manual_pte_write_upgrade()) flags |= kCpTryChangeWritable;
         (void)change_protection(tlb, mm, *v, at, e, flags);
         tlb.tlb_finish_mmu();
         at = e;

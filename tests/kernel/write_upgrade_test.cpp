@@ -1,0 +1,71 @@
+// change_protection's write upgrade (MM_CP_TRY_CHANGE_WRITABLE) follows
+// vma_wants_manual_pte_write_upgrade: private writable mappings, and shared mappings that
+// write-notify (a shared writable file); never a mapping without write permission.
+#include "tests/kernel/scenario_fixture.h"
+
+#include "models/kernel/pte.h"
+
+namespace mmusim::kernel::testing {
+namespace {
+
+constexpr std::uint64_t kBase = KernelScenario::kScriptBase;
+constexpr std::uint64_t kPage = 4096;
+constexpr unsigned kRW = kProtRead | kProtWrite;
+
+class WriteUpgrade : public KernelScenario {
+protected:
+    int mmap_shared(MapKind kind, unsigned prot) {
+        Syscall m;
+        m.op = SyscallOp::Mmap;
+        m.kind = kind;
+        m.shared = true;
+        m.addr = kBase;
+        m.len = 16 * kPage;
+        m.prot = prot;
+        m.file = 7;
+        return sys(m);
+    }
+};
+
+// A written page of a shared file, made read-only and read-write again, is writable at once
+// (it is dirty); a page that was only read stays read-only until its first write.
+TEST_F(WriteUpgrade, SharedFileDirtyPageIsWritableAgain) {
+    build(scripted());
+    ASSERT_EQ(mmap_shared(MapKind::File, kRW), 0);
+    fault(kBase, arch::Access::Store);
+    fault(kBase + kPage, arch::Access::Load);
+    ASSERT_TRUE(arch::desc_write(pte(kBase)));
+    ASSERT_FALSE(arch::desc_write(pte(kBase + kPage)));
+    ASSERT_EQ(mprotect(kBase, 16 * kPage, kProtRead), 0);
+    EXPECT_FALSE(arch::desc_write(pte(kBase)));
+    ASSERT_EQ(mprotect(kBase, 16 * kPage, kRW), 0);
+    EXPECT_TRUE(arch::desc_write(pte(kBase)));
+    EXPECT_FALSE(arch::desc_write(pte(kBase + kPage)));
+}
+
+// A shared pfn map made read-only stays read-only, dirty or not: it does not write-notify, and
+// without VM_WRITE nothing may be upgraded.
+TEST_F(WriteUpgrade, SharedPfnmapMadeReadOnlyStaysReadOnly) {
+    build(scripted());
+    ASSERT_EQ(mmap_shared(MapKind::Pfnmap, kRW), 0);
+    fault(kBase, arch::Access::Store);
+    ASSERT_TRUE(arch::desc_write(pte(kBase)));
+    ASSERT_EQ(mprotect(kBase, 16 * kPage, kProtRead), 0);
+    for (unsigned i = 0; i < 16; ++i) EXPECT_FALSE(arch::desc_write(pte(kBase + i * kPage))) << i;
+}
+
+// The userfaultfd unprotect follows the same rule: a dirty page of a writable shared file is
+// writable again at once.
+TEST_F(WriteUpgrade, UffdUnprotectOfASharedFileMakesDirtyPagesWritable) {
+    build(scripted());
+    ASSERT_EQ(mmap_shared(MapKind::File, kRW), 0);
+    fault(kBase, arch::Access::Store);
+    ASSERT_EQ(uffd_register_wp(kBase, 16 * kPage), 0);
+    ASSERT_EQ(uffd_wp(kBase, 16 * kPage), 0);
+    EXPECT_FALSE(arch::desc_write(pte(kBase)));
+    ASSERT_EQ(uffd_wp(kBase, 16 * kPage, false), 0);
+    EXPECT_TRUE(arch::desc_write(pte(kBase)));
+}
+
+}  // namespace
+}  // namespace mmusim::kernel::testing
