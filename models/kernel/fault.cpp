@@ -68,10 +68,12 @@ const char* FaultHandler::handle_huge_pfnmap(VmFault& vmf, arch::Desc pmdval) {
     const std::uint64_t pmd_size = m_k.geo.pmd_size();
     const std::uint64_t haddr = vmf.address & ~(pmd_size - 1);
     if (arch::desc_valid(pmdval) && !arch::desc_is_table_or_page(pmdval)) {
-        // A write to the read-only leaf with the same PFN: upgrade its access flags.
-        arch::Desc up = arch::desc_mkyoung(pmdval);
-        if (vmf.write) up = arch::desc_mkwrite(arch::desc_mkdirty(up));
-        if (up != pmdval) m_k.tables.set_pmd_at(vmf.pmd, up);
+        // A leaf is there. A read (an old entry) is __handle_mm_fault's touch of the leaf; a
+        // write to the read-only leaf goes to the driver, whose insert_pfn_pmd finds the same
+        // PFN and upgrades it with pmdp_set_access_flags(dirty), flush included.
+        if (!vmf.write) return huge_pmd_set_accessed(vmf, pmdval);
+        const arch::Desc up = arch::desc_mkwrite(arch::desc_mkdirty(arch::desc_mkyoung(pmdval)));
+        (void)pmdp_set_access_flags(*vmf.mm, haddr, vmf.pmd, up, true);
         return "pfnmap_huge_upgrade";
     }
     if (pmdval != 0 || haddr < vma.start || haddr + pmd_size > vma.end) return nullptr;

@@ -67,5 +67,27 @@ TEST_F(WriteUpgrade, UffdUnprotectOfASharedFileMakesDirtyPagesWritable) {
     EXPECT_TRUE(arch::desc_write(pte(kBase)));
 }
 
+// A store to a huge pfn map leaf inserted by a read: the driver's insert_pfn_pmd finds the same
+// PFN and upgrades the leaf with pmdp_set_access_flags, whose flush is one page TLBI.
+TEST_F(WriteUpgrade, HugePfnmapWriteUpgradeFlushes) {
+    build(scripted());
+    Syscall m;
+    m.op = SyscallOp::Mmap;
+    m.kind = MapKind::HugePfnmap;
+    m.addr = kBase;
+    m.len = 2u << 20;
+    ASSERT_EQ(sys(m), 0);
+    ASSERT_STREQ(fault(kBase + 0x1234, arch::Access::Load), "pfnmap_huge");
+    const std::uint64_t pmd = kernel->tables().pmd_lookup(kernel->mm(), kBase);
+    ASSERT_FALSE(arch::desc_write(mem->peek(pmd)));
+    mark();
+    EXPECT_STREQ(fault(kBase + 0x1234, arch::Access::Store), "pfnmap_huge_upgrade");
+    const Delta d = delta();
+    EXPECT_EQ(d.tlbi, 1u);
+    EXPECT_EQ(d.tlbi_op(arch::TlbiOp::VALE1IS), 1u);
+    EXPECT_TRUE(arch::desc_write(mem->peek(pmd)));
+    EXPECT_TRUE(arch::desc_dirty(mem->peek(pmd)));
+}
+
 }  // namespace
 }  // namespace mmusim::kernel::testing
