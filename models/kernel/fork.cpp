@@ -25,8 +25,8 @@ std::unique_ptr<Mm> MmOps::fork(Mm& parent, unsigned child_id, std::uint16_t chi
             const std::uint64_t next = m_k.geo.pmd_addr_end(addr, vma.end);
             std::uint64_t pmd = 0;
             Desc pmdval = 0;
-            if (pte_table_of(parent, addr, &pmd, &pmdval) != 0) {
-                copy_pte_range(*child, parent, vma, addr, next);
+            if (const std::uint64_t table = pte_table_of(parent, addr, &pmd, &pmdval); table != 0) {
+                copy_pte_range(*child, parent, vma, table, addr, next);
             } else if (pmd_leaf(pmdval) && !vma.pfnmap()) {
                 // A THP or the huge zero folio is shared write-protected; a special huge
                 // PMD (huge pfn map) is not copied: the child's driver refaults it.
@@ -41,10 +41,10 @@ std::unique_ptr<Mm> MmOps::fork(Mm& parent, unsigned child_id, std::uint16_t chi
     return child;
 }
 
-void MmOps::copy_pte_range(Mm& dst, Mm& src, const Vma& src_vma, std::uint64_t addr, std::uint64_t end) {
+void MmOps::copy_pte_range(Mm& dst, Mm& src, const Vma& src_vma, std::uint64_t src_table, std::uint64_t addr,
+                           std::uint64_t end) {
     const std::uint64_t page = m_k.geo.page_size();
     Pgtable& pt = m_k.pgtable;
-    const std::uint64_t src_table = pte_table_of(src, addr);
     const std::uint64_t dst_table = m_k.tables.pte_alloc(m_k.tables.pmd_alloc(dst, addr));
     const LazyMmu::State lazy = m_k.lazy.enable();
     while (addr < end) {

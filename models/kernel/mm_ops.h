@@ -103,7 +103,9 @@ private:
                        std::uint64_t end, const ZapDetails& details);
     long change_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
                           std::uint64_t end, unsigned cp_flags);
-    void copy_pte_range(Mm& dst, Mm& src, const Vma& src_vma, std::uint64_t addr, std::uint64_t end);
+    // Copies the entries of [addr, end) from the parent's PTE table `src_table`.
+    void copy_pte_range(Mm& dst, Mm& src, const Vma& src_vma, std::uint64_t src_table, std::uint64_t addr,
+                        std::uint64_t end);
     // zap_huge_pmd / change_huge_pmd / copy_huge_pmd / madvise_free_huge_pmd / aging of a
     // whole PMD leaf at `haddr`.
     void zap_huge_pmd(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t pmd_entry, std::uint64_t haddr);
