@@ -466,6 +466,38 @@ TEST_F(KernelScenario, Scenario20_LazyNestingWorkedExample) {
     }
 }
 
+// Variant D's pause leaves the mode at any depth (emitting what is owed); requests while paused
+// are emitted at once, enables are ignored; resume comes back at the same depth.
+TEST_F(KernelScenario, Scenario20_VariantDPauseAndResume) {
+    KernelConfig c = scripted();
+    c.lazy_mmu = LazyMmuVariant::D;
+    build(c);
+    LazyMmu& lazy = kernel->lazy();
+    const std::uint64_t emitted0 = lazy.stats().emitted;
+    const auto emitted = [&] { return lazy.stats().emitted - emitted0; };
+    const LazyMmu::State outer = lazy.enable();
+    const LazyMmu::State inner = lazy.enable();
+    lazy.queue_pte_barriers();
+    EXPECT_EQ(emitted(), 0u);
+    lazy.pause();
+    EXPECT_EQ(emitted(), 1u);  // what was owed
+    EXPECT_FALSE(lazy.active());
+    lazy.queue_pte_barriers();
+    EXPECT_EQ(emitted(), 2u);  // not batched while paused
+    EXPECT_EQ(lazy.enable(), LazyMmu::State::Ignored);
+    lazy.resume();
+    EXPECT_TRUE(lazy.active());
+    lazy.queue_pte_barriers();
+    lazy.queue_pte_barriers();
+    EXPECT_EQ(emitted(), 2u);
+    lazy.disable(inner);
+    EXPECT_EQ(emitted(), 3u);  // the arch flush of the inner leave
+    EXPECT_TRUE(lazy.active());
+    lazy.disable(outer);
+    EXPECT_FALSE(lazy.active());
+    EXPECT_EQ(emitted(), 3u);
+}
+
 TEST_F(KernelScenario, Scenario20_VmallocUnderDebugPagealloc) {
     const auto pairs = [&](LazyMmuVariant v, bool debug) {
         KernelConfig c = scripted();
