@@ -349,7 +349,6 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
         wc.is_trace = true;
         const fs::path tp = w["trace"]["path"].get<std::string>();
         wc.trace_path = (tp.is_absolute() ? tp : fs::path(rc.source).parent_path() / tp).lexically_normal().string();
-        wc.trace_format = w["trace"]["format"].get<std::string>();
         std::error_code ec;
         if (!fs::is_regular_file(wc.trace_path, ec))
             fail(where, "workload.trace.path: \"" + tp.string() + "\" (" + wc.trace_path + ") " +

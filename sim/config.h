@@ -19,7 +19,6 @@ namespace mmusim::sim {
 struct WorkloadConfig {
     bool is_trace = false;
     std::string trace_path;   // resolved against the config file's folder
-    std::string trace_format;
     workloads::GeneratorParams generator;
     bool is_script = false;
     std::shared_ptr<const workloads::Script> script;  // parsed and checked once, at load

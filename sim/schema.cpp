@@ -217,7 +217,12 @@ std::string join_keys(const Field& f) {
 
 std::string child_path(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
 
-std::string nearest(const Field& field, const std::string& key);
+// The known key closest to `key` among `field`'s children, or "" when none is close.
+std::string nearest(const Field& field, const std::string& key) {
+    std::vector<std::string> names;
+    for (const Field& c : field.fields) names.push_back(c.name);
+    return nearest_name(names, key);
+}
 
 // "unknown key" for `key` below `field` (at `path`): the nearest known key, and the list.
 [[noreturn]] void unknown_key(const Origin& origin, const Field& field, const std::string& path, const std::string& key) {
@@ -338,16 +343,6 @@ const Field& config_schema() {
     static const Field schema = build_config_schema();
     return schema;
 }
-
-std::string nearest_key(const Field& field, const std::string& key) { return nearest(field, key); }
-
-namespace {
-std::string nearest(const Field& field, const std::string& key) {
-    std::vector<std::string> names;
-    for (const Field& c : field.fields) names.push_back(c.name);
-    return nearest_name(names, key);
-}
-}  // namespace
 
 void validate(json& value, const Field& field, const std::string& path, const Origin& origin) {
     if (field.kind != FieldKind::Object) {

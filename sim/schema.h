@@ -49,7 +49,4 @@ void validate(nlohmann::json& value, const Field& field, const std::string& path
 // "workload.script.allow_errors") give the Json field: its reader checks them.
 const Field& field_at(const std::string& dotted, const Origin& origin);
 
-// The known key closest to `key` among `field`'s children, or "" when none is close.
-std::string nearest_key(const Field& field, const std::string& key);
-
 }  // namespace mmusim::sim

@@ -31,7 +31,6 @@ public:
 
     Compression compression() const { return m_input.compression(); }
     // Lines consumed so far, records or not.
-    std::uint64_t lines() const { return m_line; }
 
 private:
     std::size_t parse(Record* out, std::size_t max);

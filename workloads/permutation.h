@@ -18,7 +18,6 @@ public:
     // The image of i, for i < n.
     std::uint64_t operator()(std::uint64_t i) const;
 
-    std::uint64_t size() const { return m_n; }
 
 private:
     static constexpr int kRounds = 6;

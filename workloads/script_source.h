@@ -29,7 +29,6 @@ public:
     const kernel::Syscall* syscall(std::uint64_t index) const override;
     const std::string& name() const override { return m_name; }
 
-    const Script& script() const { return *m_script; }
 
 private:
     struct Frame {

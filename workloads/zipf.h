@@ -18,7 +18,6 @@ public:
 
     std::uint64_t sample(Xoshiro256ss& rng) const;
 
-    std::uint64_t size() const { return m_n; }
 
 private:
     double h(double x) const;

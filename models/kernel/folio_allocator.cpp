@@ -15,7 +15,6 @@ FolioAllocator::FolioAllocator(std::uint64_t pages, unsigned max_order)
         m_free[order].insert(pfn);
         pfn += std::uint64_t{1} << order;
     }
-    m_free_pages = pages;
 }
 
 std::optional<Folio> FolioAllocator::alloc(unsigned order) {
@@ -31,14 +30,7 @@ std::optional<Folio> FolioAllocator::alloc(unsigned order) {
         m_free[from].insert(head + (std::uint64_t{1} << from));
     }
     m_allocated.emplace(head, order);
-    m_free_pages -= std::uint64_t{1} << order;
     return Folio{head, order};
-}
-
-bool FolioAllocator::can_alloc(unsigned order) const {
-    for (unsigned o = order; o <= m_max_order; ++o)
-        if (!m_free[o].empty()) return true;
-    return false;
 }
 
 void FolioAllocator::free(const Folio& folio) {
@@ -46,7 +38,6 @@ void FolioAllocator::free(const Folio& folio) {
     if (it == m_allocated.end() || it->second != folio.order)
         throw std::logic_error("freeing a block that is not allocated");
     m_allocated.erase(it);
-    m_free_pages += folio.nr_pages();
     std::uint64_t head = folio.head_pfn;
     unsigned order = folio.order;
     while (order < m_max_order) {

@@ -23,20 +23,14 @@ public:
     FolioAllocator(std::uint64_t pages, unsigned max_order);
 
     std::optional<Folio> alloc(unsigned order);
-    // Whether alloc(order) would succeed now.
-    bool can_alloc(unsigned order) const;
     void free(const Folio& folio);
     // The allocated block containing `pfn`, if any.
     std::optional<Folio> folio_of(std::uint64_t pfn) const;
-
-    unsigned max_order() const { return m_max_order; }
-    std::uint64_t free_pages() const { return m_free_pages; }
 
 private:
     unsigned m_max_order;
     std::vector<std::set<std::uint64_t>> m_free;  // per order: head PFNs of free blocks
     std::map<std::uint64_t, unsigned> m_allocated;  // head PFN -> order
-    std::uint64_t m_free_pages = 0;
 };
 
 }  // namespace mmusim::kernel

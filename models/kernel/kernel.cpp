@@ -333,7 +333,6 @@ void Kernel::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_
                 ++m_stats.context_switches;
                 m_delay += cycles_to_time(m_config.costs.context_switch);
                 m_lazy.context_switch();
-                m_current = call->process;
                 call->ttbr = next.pgd_pa;
                 call->asid = next.asid;
                 break;

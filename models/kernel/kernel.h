@@ -123,7 +123,6 @@ private:
     std::unique_ptr<FaultHandler> m_faults;
     std::unique_ptr<FoldScanner> m_scanner;
     std::map<unsigned, std::unique_ptr<Mm>> m_processes;
-    unsigned m_current = 0;
     OpStats m_op_start;
     sc_core::sc_time m_op_start_delay;
     std::shared_ptr<spdlog::logger> m_log;

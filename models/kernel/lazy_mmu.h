@@ -25,7 +25,6 @@ class LazyMmu {
 public:
     LazyMmu(TlbFlush& flush, LazyMmuVariant variant) : m_flush(flush), m_variant(variant) {}
 
-    LazyMmuVariant variant() const { return m_variant; }
     const LazyMmuStats& stats() const { return m_stats; }
 
     // What enable returns and disable takes: variant C's nesting state.

@@ -33,7 +33,6 @@ public:
     bool empty() const { return m_end == 0; }
     std::uint64_t start() const { return m_start; }
     std::uint64_t end() const { return m_end; }
-    bool fullmm() const { return m_fullmm; }
     unsigned flushes() const { return m_flushes; }
 
 private:
