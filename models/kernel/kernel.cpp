@@ -182,8 +182,7 @@ int Kernel::syscall(const Syscall& call) {
     op_begin();
     m_delay += cycles_to_time(m_config.costs.syscall_entry_exit);
     const int r = dispatch(call);
-    std::string name = syscall_name(call.op);
-    if (call.op == SyscallOp::Madvise) name += std::string("(") + advice_name(call.advice) + ")";
+    const std::string name = op_name(call);
     op_end(name, err::name(r));
     m_log->debug("process {}: {} [{:#x}, +{:#x}) = {}", call.process, name, call.addr, call.len, err::name(r));
     return r;

@@ -105,4 +105,12 @@ struct Syscall {
     std::string origin;
 };
 
+// The operation kind under which kernel.by_op counts a call: its name, and for madvise the
+// advice, e.g. "madvise(dontneed)".
+inline std::string op_name(const Syscall& call) {
+    std::string name = syscall_name(call.op);
+    if (call.op == SyscallOp::Madvise) name += std::string("(") + advice_name(call.advice) + ")";
+    return name;
+}
+
 }  // namespace mmusim::kernel

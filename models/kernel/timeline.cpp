@@ -166,10 +166,7 @@ void Timeline::call_end(const KernelCallExt& call) {
                 break;
             case KernelCallExt::Kind::Syscall: {
                 const Syscall& s = *call.syscall;
-                // The operation kind of kernel.by_op (Kernel::syscall).
-                std::string name = syscall_name(s.op);
-                if (s.op == SyscallOp::Madvise) name += std::string("(") + advice_name(s.advice) + ")";
-                e.name = intern(name);
+                e.name = intern(op_name(s));  // the operation kind of kernel.by_op
                 if (s.op == SyscallOp::Fork || s.op == SyscallOp::Spawn) {
                     args.push_back(store(TimelineArg::num("child", s.child)));
                 } else if (s.op == SyscallOp::KernelMap) {

@@ -107,17 +107,19 @@ void TlbFlush::local_flush_tlb_contpte(const Mm& mm, std::uint64_t addr) {
     flush_tlb_range(mm, addr, addr + geo.cont_pte_size(), geo.page_size(), RangeFlags{true, 3, true, true});
 }
 
+bool TlbFlush::range_limit_excess(std::uint64_t start, std::uint64_t end, std::uint64_t stride) const {
+    const arch::Geometry& geo = arch::geometry(m_config.granule);
+    return (!m_config.tlbirange && end - start >= geo.ptrs_per_table() * stride) ||
+           (end - start) >> geo.page_shift > arch::kMaxTlbiRangePages;
+}
+
 void TlbFlush::flush_tlb_range(const Mm& mm, std::uint64_t start, std::uint64_t end, std::uint64_t stride,
                                const RangeFlags& flags) {
     const arch::Geometry& geo = arch::geometry(m_config.granule);
     start &= ~(stride - 1);
     end = (end + stride - 1) & ~(stride - 1);
     const std::uint64_t pages = (end - start) >> geo.page_shift;
-    // Without FEAT_TLBIRANGE, MAX_DVM_OPS (= PTRS_PER_PTE) strides or more go by ASID;
-    // with it, only more than MAX_TLBI_RANGE_PAGES pages do.
-    const bool excess = (!m_config.tlbirange && (end - start) >= geo.ptrs_per_table() * stride) ||
-                        pages > arch::kMaxTlbiRangePages;
-    if (excess) {
+    if (range_limit_excess(start, end, stride)) {
         flush_tlb_mm(mm);
         return;
     }
@@ -149,8 +151,7 @@ void TlbFlush::flush_tlb_kernel_range(std::uint64_t start, std::uint64_t end) {
     start &= ~(page - 1);
     end = (end + page - 1) & ~(page - 1);
     const std::uint64_t pages = (end - start) >> geo.page_shift;
-    const bool excess = (!m_config.tlbirange && pages >= geo.ptrs_per_table()) || pages > arch::kMaxTlbiRangePages;
-    if (excess) {
+    if (range_limit_excess(start, end, page)) {
         flush_tlb_all();
         return;
     }

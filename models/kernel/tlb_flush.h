@@ -86,6 +86,11 @@ public:
     void flush_tlb_all();
 
 private:
+    // __flush_tlb_range_limit_excess: whether [start, end) in `stride` steps is too much for
+    // per-page or range TLBIs, so that the whole ASID (or TLB) is flushed instead. Without
+    // FEAT_TLBIRANGE, MAX_DVM_OPS (= PTRS_PER_PTE) strides or more; with it, more than
+    // MAX_TLBI_RANGE_PAGES pages.
+    bool range_limit_excess(std::uint64_t start, std::uint64_t end, std::uint64_t stride) const;
     // One user-ASID op, doubled under KPTI.
     void user_tlbi(arch::TlbiOp op, std::uint16_t asid, std::uint64_t va, std::uint64_t bytes, unsigned ttl);
     // The completion barrier of a sync point (+ the REPEAT_TLBI workaround).
