@@ -109,11 +109,9 @@ const char* FaultHandler::huge_pmd_set_accessed(VmFault& vmf, arch::Desc orig_pm
 
 bool FaultHandler::pmdp_set_access_flags(const Mm& mm, std::uint64_t haddr, std::uint64_t pmd, arch::Desc entry,
                                          bool dirty) {
-    // __ptep_set_access_flags on the PMD: AF, DIRTY and WRITE are taken from `entry` and
-    // RDONLY is only ever cleared; one atomic update.
+    // __ptep_set_access_flags on the PMD: one atomic update.
     const arch::Desc old = m_k.tables.pmd_read(pmd);
-    const arch::Desc add = (entry & (kRdonly | kAf | kDbm | kSwDirty)) ^ kRdonly;
-    const arch::Desc next = ((old ^ kRdonly) | add) ^ kRdonly;
+    const arch::Desc next = access_flags_update(old, entry);
     if (pte_same(old, next)) return false;
     (void)m_k.tables.pmdp_establish(pmd, next);
     if (dirty) m_k.pgtable.flush_access_flag_page(mm, haddr);

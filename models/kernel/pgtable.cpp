@@ -19,9 +19,9 @@ Desc Pgtable::__ptep_get_and_clear(std::uint64_t ptep) { return m_mem.xchg(ptep,
 
 void Pgtable::__set_pte(std::uint64_t ptep, Desc pte) {
     m_mem.write(ptep, pte);
-    // Only valid kernel entries (no EL0 access, not executable at EL0) ask for barriers;
-    // user entries never do: a racing access takes a spurious fault instead (§4.1).
-    if (arch::desc_valid(pte) && (pte & kUser) == 0 && (pte & kUxn) != 0) m_lazy.queue_pte_barriers();
+    // Only valid kernel entries ask for barriers; user entries never do: a racing access
+    // takes a spurious fault instead (§4.1).
+    if (pte_valid_not_user(pte)) m_lazy.queue_pte_barriers();
 }
 
 void Pgtable::__set_ptes(const Mm& /*mm*/, std::uint64_t /*addr*/, std::uint64_t ptep, Desc pte, unsigned nr) {
@@ -30,7 +30,7 @@ void Pgtable::__set_ptes(const Mm& /*mm*/, std::uint64_t /*addr*/, std::uint64_t
         if (i + 1 < nr) pte = pfn_pte(pte_pfn(pte) + 1, pte);
     }
     // One barrier request for the whole call, decided by the last value written.
-    if (arch::desc_valid(pte) && (pte & kUser) == 0 && (pte & kUxn) != 0) m_lazy.queue_pte_barriers();
+    if (pte_valid_not_user(pte)) m_lazy.queue_pte_barriers();
 }
 
 void Pgtable::__clear_full_ptes(std::uint64_t ptep, unsigned nr) {
@@ -108,12 +108,9 @@ void Pgtable::flush_access_flag_page(const Mm& mm, std::uint64_t addr) {
 int Pgtable::__ptep_set_access_flags(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc entry, bool dirty) {
     Desc pte = __ptep_get(ptep);
     if (pte_same(pte, entry)) return 0;
-    // Only AF, DIRTY and WRITE are taken from `entry`, and RDONLY only ever cleared: the
-    // update never makes the mapping more restrictive.
-    const Desc add = (entry & (kRdonly | kAf | kDbm | kSwDirty)) ^ kRdonly;
     for (;;) {
         const Desc old = pte;
-        const Desc next = ((old ^ kRdonly) | add) ^ kRdonly;
+        const Desc next = access_flags_update(old, entry);
         const Desc seen = m_mem.cas(ptep, old, next);
         if (seen == old) break;
         pte = seen;

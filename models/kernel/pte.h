@@ -31,6 +31,20 @@ inline bool pte_protnone(Desc d) { return (d & pte_bits::kValid) == 0 && (d & pt
 inline bool pte_uffd_wp(Desc d) { return (d & pte_bits::kSwUffdWp) != 0; }
 inline bool pte_marker_uffd_wp(Desc d) { return d == pte_bits::kMarkerUffdWp; }
 inline bool pte_user_exec(Desc d) { return (d & pte_bits::kUxn) == 0; }
+// pte_valid_not_user(): a valid kernel entry (no EL0 access, not executable at EL0), the kind
+// whose store asks for DSB.ISHST + ISB (§4.1).
+inline bool pte_valid_not_user(Desc d) {
+    return (d & pte_bits::kValid) != 0 && (d & pte_bits::kUser) == 0 && (d & pte_bits::kUxn) != 0;
+}
+
+// The value __ptep_set_access_flags (and pmdp_set_access_flags) stores over `old`: AF, DIRTY
+// and WRITE taken from `entry`, and RDONLY only ever cleared, so that the update never makes
+// the mapping more restrictive.
+inline Desc access_flags_update(Desc old, Desc entry) {
+    using namespace pte_bits;
+    const Desc add = (entry & (kRdonly | kAf | kDbm | kSwDirty)) ^ kRdonly;
+    return ((old ^ kRdonly) | add) ^ kRdonly;
+}
 
 // vm_get_page_prot(): the attributes of new entries of a mapping with these VM flags
 // (protection_map of arm64). Private writable mappings start read-only (copy-on-write); the
