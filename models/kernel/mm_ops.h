@@ -60,6 +60,10 @@ public:
                            unsigned cp_flags);
     void unmap_page_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end,
                           const ZapDetails& details);
+    // MADV_FREE of [start, end) of one VMA, and of a part of one PTE table.
+    void madvise_free_single_vma(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end);
+    void madvise_free_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
+                                std::uint64_t end, std::uint64_t start, std::uint64_t stop);
     // free_pgtables: PTE tables of [start, end) whose whole PMD range no VMA uses any more.
     void free_pgtables(MmuGather& tlb, Mm& mm, std::uint64_t start, std::uint64_t end);
     unsigned folio_pte_batch(const Folio& folio, std::uint64_t ptep, Desc pte, unsigned max_nr, unsigned flags,

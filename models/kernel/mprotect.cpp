@@ -54,7 +54,7 @@ int MmOps::numa_scan(Mm& mm, std::uint64_t addr, std::uint64_t len) {
         const Vma& vma = it->second;
         if (vma.end <= addr || vma.start >= end) continue;
         // vma_migratable and friends: only private anonymous memory is scanned here.
-        if (vma.kind != VmaKind::Anon || vma.flags.shared || !vma.flags.read) continue;
+        if (!vma.anonymous() || !vma.flags.read) continue;
         (void)change_protection(tlb, mm, vma, std::max(addr, vma.start), std::min(end, vma.end), kCpProtNuma);
     }
     tlb.tlb_finish_mmu();

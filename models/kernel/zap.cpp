@@ -86,7 +86,7 @@ void MmOps::zap_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t 
             tlb.tlb_flush_pte_range(addr, std::uint64_t{nr} * page);
             // pte_install_uffd_wp_if_needed: file-backed memory still registered for
             // uffd-wp keeps its protection as markers, unless the zap drops markers.
-            if (!details.drop_markers && vma.kind != VmaKind::Anon && vma.flags.uffd_wp && pte_uffd_wp(ptent)) {
+            if (!details.drop_markers && !vma.anonymous() && vma.flags.uffd_wp && pte_uffd_wp(ptent)) {
                 for (unsigned i = 0; i < nr; ++i)
                     pt.set_pte_at(mm, addr + i * page, ptep + 8 * i, pte_bits::kMarkerUffdWp);
                 m_k.stats.uffd_markers_installed += nr;
@@ -94,7 +94,7 @@ void MmOps::zap_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t 
         } else if (pte_marker_uffd_wp(pte)) {
             // Markers survive DONTNEED on file-backed memory; munmap and anonymous VMAs
             // drop them.
-            if (details.drop_markers || vma.kind == VmaKind::Anon) pt.pte_clear(mm, addr, ptep);
+            if (details.drop_markers || vma.anonymous()) pt.pte_clear(mm, addr, ptep);
         }
         addr += std::uint64_t{nr} * page;
     }
