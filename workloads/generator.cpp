@@ -7,7 +7,7 @@
 #include <string>
 
 #include "workloads/permutation.h"
-#include "workloads/rng.h"
+#include "models/common/rng.h"
 #include "workloads/zipf.h"
 
 namespace mmusim::workloads {
@@ -85,17 +85,6 @@ private:
     std::uint64_t m_code_offset = 0;
     bool m_fetched = false;  // the fetch before the next data access is out
 };
-
-// Independent seeds for the address stream, the load/store choice and the permutation, all
-// derived from the one seed.
-std::uint64_t derived_seed(std::uint64_t seed, int index) {
-    std::uint64_t state = seed;
-    std::uint64_t value = 0;
-    for (int i = 0; i <= index; ++i) {
-        value = splitmix64_next(state);
-    }
-    return value;
-}
 
 Generator::Generator(const GeneratorParams& p)
     : m_p(p),

@@ -5,18 +5,6 @@
 
 namespace mmusim::workloads {
 
-namespace {
-
-// Independent seeds for the address and kind streams, both derived from the one seed.
-std::uint64_t derived_seed(std::uint64_t seed, int index) {
-    std::uint64_t state = seed;
-    std::uint64_t value = 0;
-    for (int i = 0; i <= index; ++i) value = splitmix64_next(state);
-    return value;
-}
-
-}  // namespace
-
 ScriptSource::ScriptSource(std::shared_ptr<const Script> script, std::uint64_t seed, std::uint64_t limit, unsigned thread)
     : m_script(std::move(script)),
       m_name((thread == 0 ? std::string("script") : "script thread " + std::to_string(thread)) + " (seed " +

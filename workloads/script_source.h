@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "workloads/rng.h"
+#include "models/common/rng.h"
 #include "workloads/script.h"
 #include "workloads/source.h"
 

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "workloads/rng.h"
+#include "models/common/rng.h"
 
 namespace mmusim::workloads {
 

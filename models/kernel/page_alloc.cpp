@@ -4,6 +4,7 @@
 
 #include "models/arch/sizes.h"
 #include "models/common/cycles.h"
+#include "models/common/rng.h"
 #include "models/kernel/kernel_error.h"
 
 namespace mmusim::kernel {
@@ -25,11 +26,8 @@ std::optional<Folio> PageAlloc::try_alloc_fallible(unsigned order, bool zero, bo
     const double f = m_k.config.fragmentation;
     if (order > 0 && f > 0.0) {
         // splitmix64 of (seed, draw number): the same config fails the same requests.
-        std::uint64_t x = m_k.config.seed * 0x9e3779b97f4a7c15ULL + (++m_draws) * 0xbf58476d1ce4e5b9ULL;
-        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-        x ^= x >> 31;
-        const double u = static_cast<double>(x >> 11) * 0x1.0p-53;  // uniform in [0, 1)
+        const double u =
+            unit_interval(splitmix64_mix(m_k.config.seed * 0x9e3779b97f4a7c15ULL + (++m_draws) * 0xbf58476d1ce4e5b9ULL));
         const double fail = 1.0 - std::pow(1.0 - f, static_cast<double>(order));
         if (u < fail) {
             ++m_k.stats.alloc_fallbacks_by_size[m_k.geo.page_size() << order];

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "models/mmu/tlb.h"
-#include "workloads/rng.h"
+#include "models/common/rng.h"
 
 namespace mmusim::mmu {
 namespace {
@@ -196,7 +196,7 @@ TEST(TlbTest, MatchesABruteForceReferenceUnderChurn) {
     Tlb t(config(64, 4, sizes));
     std::vector<std::vector<RefEntry>> ref(16);
     std::uint64_t clock = 0;
-    workloads::Xoshiro256ss rng(42);
+    Xoshiro256ss rng(42);
     // Lookup per §2.1 on the reference: first size in order with a covering entry wins and
     // becomes most recent.
     const auto ref_lookup = [&](std::uint64_t va, std::uint16_t asid) -> const RefEntry* {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "workloads/permutation.h"
-#include "workloads/rng.h"
+#include "models/common/rng.h"
 #include "workloads/zipf.h"
 
 namespace mmusim::workloads {

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-namespace mmusim::workloads {
+namespace mmusim {
 
 // splitmix64 (Steele, Lea, Flood): turns any seed, even 0, into well-mixed words.
 inline std::uint64_t splitmix64_mix(std::uint64_t z) {
@@ -63,9 +63,18 @@ inline std::uint64_t uniform_below(Xoshiro256ss& rng, std::uint64_t n) {
     }
 }
 
-// Uniform in [0, 1) on the 2^53 doubles spaced 2^-53 apart.
-inline double uniform01(Xoshiro256ss& rng) {
-    return static_cast<double>(rng.next() >> 11) * 0x1.0p-53;
+// A random word as a number in [0, 1), on the 2^53 doubles spaced 2^-53 apart.
+inline double unit_interval(std::uint64_t word) { return static_cast<double>(word >> 11) * 0x1.0p-53; }
+
+// Uniform in [0, 1).
+inline double uniform01(Xoshiro256ss& rng) { return unit_interval(rng.next()); }
+
+// Independent seeds derived from one seed: the `index`-th output of splitmix64 from it.
+inline std::uint64_t derived_seed(std::uint64_t seed, int index) {
+    std::uint64_t state = seed;
+    std::uint64_t value = 0;
+    for (int i = 0; i <= index; ++i) value = splitmix64_next(state);
+    return value;
 }
 
-}  // namespace mmusim::workloads
+}  // namespace mmusim
