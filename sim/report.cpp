@@ -516,12 +516,14 @@ void runs_sections(Page& page, const Runs& runs) {
     // Folios
     std::vector<std::string> sizes = key_union(runs, "/kernel/folios");
     std::stable_sort(sizes.begin(), sizes.end(), [](const std::string& a, const std::string& b) { return size_bytes(a) < size_bytes(b); });
+    // The sizes some run allocated (the statistics list every size of the granule), and the
+    // base page in any case.
     std::vector<Row> folio_rows;
     for (const std::string& s : sizes) {
         Row row = pointer_row(s, (json::json_pointer("/kernel/folios") / s).to_string());
         const auto get = row.value;
         row.value = [get](const json& doc) { const json v = get(doc); return v.is_null() ? json(0) : v; };
-        folio_rows.push_back(row);
+        if (folio_rows.empty() || seen_in_some_run(runs, row)) folio_rows.push_back(row);
     }
     // Large allocations that failed (kernel.fragmentation) and fell back to a smaller size.
     std::vector<Row> folio_table = folio_rows;

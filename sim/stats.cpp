@@ -60,19 +60,18 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
     for (const auto& [kind, n] : k.faults_by_kind) faults[kind] = n;
     for (const auto& [path, n] : k.faults_by_handler) faults["by_handler"][path] = n;
 
-    // Folios: the base page and every enabled mTHP size always appear, so keys are stable.
+    // Folios by size: every folio size of the granule, from the base page to the PMD size,
+    // always appears (0 when none was allocated), so that the keys are the same whatever the
+    // config enables (spec/mmu.md §5: keys are stable).
     const arch::Geometry& geo = arch::geometry(config.kernel.granule);
     json folios = json::object();
-    folios[arch::size_name(geo.page_size())] = 0;
-    for (unsigned order : config.kernel.mthp_orders) folios[arch::size_name(geo.page_size() << order)] = 0;
-    if (config.kernel.thp != kernel::KernelConfig::Thp::Never) folios[arch::size_name(geo.pmd_size())] = 0;
+    for (unsigned order = 0; order <= geo.pmd_order(); ++order) folios[arch::size_name(geo.page_size() << order)] = 0;
     for (const auto& [size, n] : k.folios_by_size) folios[arch::size_name(size)] = n;
 
     // Large allocations that failed (kernel.fragmentation), by the size asked for: every
-    // enabled large size appears.
+    // large folio size appears.
     json fallbacks = json::object();
-    for (unsigned order : config.kernel.mthp_orders) fallbacks[arch::size_name(geo.page_size() << order)] = 0;
-    if (config.kernel.thp != kernel::KernelConfig::Thp::Never) fallbacks[arch::size_name(geo.pmd_size())] = 0;
+    for (unsigned order = 1; order <= geo.pmd_order(); ++order) fallbacks[arch::size_name(geo.page_size() << order)] = 0;
     for (const auto& [size, n] : k.alloc_fallbacks_by_size) fallbacks[arch::size_name(size)] = n;
 
     json tlbi = json::object();

@@ -265,6 +265,28 @@ TEST_F(CliRun, SetOverridesPresetAndInlinePlatform) {
     }
 }
 
+// kernel.folios and kernel.folio_fallbacks list every folio size of the granule, whatever the
+// config enables (spec/mmu.md §5: keys are stable).
+TEST_F(CliRun, FolioKeysDoNotDependOnTheConfig) {
+    json config = generator_config(1000);
+    config["workload"]["generator"]["store_fraction"] = 1.0;  // no zero page: every fault allocates
+    write_json(dir / "run.json", config);
+    const auto keys = [](const json& o) {
+        std::vector<std::string> k;
+        for (const auto& [key, value] : o.items()) k.push_back(key);
+        return k;
+    };
+    const json none = run_stats({"run", "run.json", "--set", "kernel.mthp=[]", "--json"}, dir.path());
+    const json some = run_stats({"run", "run.json", "--set", "kernel.mthp=[\"64K\"]", "--json"}, dir.path());
+    const std::vector<std::string> sizes = {"128K", "16K", "1M", "256K", "2M", "32K", "4K", "512K", "64K", "8K"};
+    EXPECT_EQ(keys(none["kernel"]["folios"]), sizes);
+    EXPECT_EQ(keys(some["kernel"]["folios"]), sizes);
+    EXPECT_EQ(none["kernel"]["folios"]["64K"], 0);
+    EXPECT_GT(some["kernel"]["folios"]["64K"].get<std::uint64_t>(), 0u);
+    EXPECT_EQ(keys(none["kernel"]["folio_fallbacks"]), keys(some["kernel"]["folio_fallbacks"]));
+    EXPECT_EQ(none["kernel"]["folio_fallbacks"].size(), 9u);  // the large sizes, 8K to 2M
+}
+
 // The same config gives the same statistics file, byte for byte.
 TEST_F(CliRun, DeterministicGenerator) {
     json config = generator_config(200000);
