@@ -1,5 +1,7 @@
 #include "sim/stats.h"
 
+#include <array>
+
 #include "models/arch/granule.h"
 #include "models/arch/sizes.h"
 
@@ -36,13 +38,24 @@ json mmu_json(const mmu::MmuStats& s) {
 
 json ratio(std::uint64_t num, std::uint64_t den) { return den == 0 ? json(nullptr) : json(static_cast<double>(num) / static_cast<double>(den)); }
 
-json op_json(const kernel::OpStats& o) {
-    json tlbi = json::object();
+// TLBIs by form and barriers by kind, by name; `all` false leaves out the zeros.
+json tlbi_json(const std::array<std::uint64_t, arch::kTlbiOpCount>& counts, bool all) {
+    json j = json::object();
     for (unsigned i = 0; i < arch::kTlbiOpCount; ++i)
-        if (o.tlbi[i] != 0) tlbi[std::string(arch::tlbi_name(static_cast<arch::TlbiOp>(i)))] = o.tlbi[i];
-    json barriers = json::object();
+        if (all || counts[i] != 0) j[std::string(arch::tlbi_name(static_cast<arch::TlbiOp>(i)))] = counts[i];
+    return j;
+}
+
+json barriers_json(const std::array<std::uint64_t, static_cast<std::size_t>(kernel::Barrier::Count)>& counts, bool all) {
+    json j = json::object();
     for (unsigned i = 0; i < static_cast<unsigned>(kernel::Barrier::Count); ++i)
-        if (o.barriers[i] != 0) barriers[kernel::barrier_name(static_cast<kernel::Barrier>(i))] = o.barriers[i];
+        if (all || counts[i] != 0) j[kernel::barrier_name(static_cast<kernel::Barrier>(i))] = counts[i];
+    return j;
+}
+
+json op_json(const kernel::OpStats& o) {
+    const json tlbi = tlbi_json(o.tlbi, false);
+    const json barriers = barriers_json(o.barriers, false);
     json j = {{"calls", o.calls},
               {"pte_ops", {{"R", o.R}, {"W", o.W}, {"X", o.X}, {"C", o.C}}},
               {"contpte", {{"converts", o.converts}, {"folds", o.folds}, {"unfolds", o.unfolds}}},
@@ -74,12 +87,8 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
     for (unsigned order = 1; order <= geo.pmd_order(); ++order) fallbacks[arch::size_name(geo.page_size() << order)] = 0;
     for (const auto& [size, n] : k.alloc_fallbacks_by_size) fallbacks[arch::size_name(size)] = n;
 
-    json tlbi = json::object();
-    for (unsigned i = 0; i < arch::kTlbiOpCount; ++i)
-        tlbi[std::string(arch::tlbi_name(static_cast<arch::TlbiOp>(i)))] = k.tlbi[i];
-    json barriers = json::object();
-    for (unsigned i = 0; i < static_cast<unsigned>(kernel::Barrier::Count); ++i)
-        barriers[kernel::barrier_name(static_cast<kernel::Barrier>(i))] = k.barriers[i];
+    const json tlbi = tlbi_json(k.tlbi, true);
+    const json barriers = barriers_json(k.barriers, true);
 
     json by_op = json::object();
     for (const auto& [name, o] : k.by_op) by_op[name] = op_json(o);
@@ -145,22 +154,7 @@ json collect_stats(const RunConfig& config, platforms::Platform& platform) {
         p.INST_RETIRED = cs.inst_retired;
         total += p;
         const mmu::MmuStats& ms = platform.mmu(i).stats();
-        mmu_total.tlb_conflicts += ms.tlb_conflicts;
-        mmu_total.walk_descriptor_reads += ms.walk_descriptor_reads;
-        mmu_total.walk_cycles += ms.walk_cycles;
-        mmu_total.hw_access_flag_updates += ms.hw_access_flag_updates;
-        mmu_total.hw_dirty_updates += ms.hw_dirty_updates;
-        mmu_total.faults += ms.faults;
-        mmu_total.tlbi_received += ms.tlbi_received;
-        mmu_total.stale_tlb_hits += ms.stale_tlb_hits;
-        mmu_total.stale_tlb_writes += ms.stale_tlb_writes;
-        mmu_total.walk_cache_lookups += ms.walk_cache_lookups;
-        mmu_total.walk_cache_hits += ms.walk_cache_hits;
-        mmu_total.walk_cache_invalidated += ms.walk_cache_invalidated;
-        mmu_total.walk_reads_l1d += ms.walk_reads_l1d;
-        mmu_total.walk_reads_l2 += ms.walk_reads_l2;
-        mmu_total.walk_reads_llc += ms.walk_reads_llc;
-        mmu_total.walk_reads_dram += ms.walk_reads_dram;
+        mmu_total += ms;
         cycles = std::max(cycles, cs.cycles);
         records += cs.records;
         requests += cs.requests;

@@ -48,6 +48,26 @@ struct MmuStats {
     std::uint64_t walk_reads_l2 = 0;
     std::uint64_t walk_reads_llc = 0;
     std::uint64_t walk_reads_dram = 0;
+
+    MmuStats& operator+=(const MmuStats& o) {
+        tlb_conflicts += o.tlb_conflicts;
+        walk_descriptor_reads += o.walk_descriptor_reads;
+        walk_cycles += o.walk_cycles;
+        hw_access_flag_updates += o.hw_access_flag_updates;
+        hw_dirty_updates += o.hw_dirty_updates;
+        faults += o.faults;
+        tlbi_received += o.tlbi_received;
+        stale_tlb_hits += o.stale_tlb_hits;
+        stale_tlb_writes += o.stale_tlb_writes;
+        walk_cache_lookups += o.walk_cache_lookups;
+        walk_cache_hits += o.walk_cache_hits;
+        walk_cache_invalidated += o.walk_cache_invalidated;
+        walk_reads_l1d += o.walk_reads_l1d;
+        walk_reads_l2 += o.walk_reads_l2;
+        walk_reads_llc += o.walk_reads_llc;
+        walk_reads_dram += o.walk_reads_dram;
+        return *this;
+    }
 };
 
 }  // namespace mmusim::mmu
