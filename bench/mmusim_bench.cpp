@@ -128,4 +128,12 @@ BENCHMARK(BM_MultiCore)->Arg(1)->Arg(2)->Arg(4)->Unit(benchmark::kMillisecond)->
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    std::error_code ec;
+    fs::remove_all(work_dir(), ec);  // the generated traces and configs
+    return 0;
+}
