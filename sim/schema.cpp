@@ -202,9 +202,6 @@ Field build_config_schema() {
     return root;
 }
 
-std::string type_name(const json& v) { return json_type_name(v); }
-std::string shown(const json& v) { return json_shown(v); }
-
 [[noreturn]] void fail(const Origin& origin, const std::string& path, const std::string& what) {
     throw ConfigError(origin.where + ": " + path + ": " + what);
 }
@@ -217,22 +214,14 @@ std::string join_keys(const Field& f) {
 
 std::string child_path(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
 
-// The known key closest to `key` among `field`'s children, or "" when none is close.
-std::string nearest(const Field& field, const std::string& key) {
-    std::vector<std::string> names;
-    for (const Field& c : field.fields) names.push_back(c.name);
-    return nearest_name(names, key);
-}
-
 // "unknown key" for `key` below `field` (at `path`): the nearest known key, and the list.
 [[noreturn]] void unknown_key(const Origin& origin, const Field& field, const std::string& path, const std::string& key) {
-    std::string message = origin.where + ": unknown key \"" + child_path(path, key) + "\"";
-    if (field.kind != FieldKind::Object) throw ConfigError(message + "; " + path + " is a value and has no keys below it.");
-    const std::string near = nearest(field, key);
-    if (!near.empty()) message += "; did you mean \"" + child_path(path, near) + "\"?";
-    message += std::string(near.empty() ? "; keys" : " Keys") + " allowed " +
-               (path.empty() ? std::string("at the top level") : "in " + path) + ": " + join_keys(field) + ".";
-    throw ConfigError(message);
+    if (field.kind != FieldKind::Object)
+        throw ConfigError(origin.where + ": unknown key \"" + child_path(path, key) + "\"; " + path +
+                          " is a value and has no keys below it.");
+    std::vector<std::string> names;
+    for (const Field& c : field.fields) names.push_back(c.name);
+    throw ConfigError(origin.where + ": " + unknown_key_message(path, key, names));
 }
 
 const char* kSizeHelp = "a size such as 4K, 16K, 64K, 2M, 32M, 512M, 1G or 16G, or a whole number of bytes";
@@ -244,35 +233,35 @@ std::uint64_t size_value(const json& v, const Origin& origin, const std::string&
         if (auto s = arch::parse_size(v.get<std::string>())) return *s;
         fail(origin, path, "\"" + v.get<std::string>() + "\" is not a size name; expected " + kSizeHelp);
     }
-    fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected " + kSizeHelp);
+    fail(origin, path, "found " + json_shown(v) + " (" + json_type_name(v) + "); expected " + kSizeHelp);
 }
 
 void validate_leaf(json& v, const Field& f, const std::string& path, const Origin& origin) {
     switch (f.kind) {
         case FieldKind::Bool:
-            if (!v.is_boolean()) fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected true or false (" + f.help + ")");
+            if (!v.is_boolean()) fail(origin, path, "found " + json_shown(v) + " (" + json_type_name(v) + "); expected true or false (" + f.help + ")");
             return;
         case FieldKind::Integer: {
             if (!v.is_number_integer())
-                fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected a whole number (" + f.help + ")");
+                fail(origin, path, "found " + json_shown(v) + " (" + json_type_name(v) + "); expected a whole number (" + f.help + ")");
             if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(f.max))
-                fail(origin, path, shown(v) + " is too large; allowed: " + std::to_string(f.min) + " to " + std::to_string(f.max));
+                fail(origin, path, json_shown(v) + " is too large; allowed: " + std::to_string(f.min) + " to " + std::to_string(f.max));
             const std::int64_t n = v.get<std::int64_t>();
             if (n < f.min || n > f.max)
-                fail(origin, path, shown(v) + " is out of range; allowed: " + std::to_string(f.min) + " to " + std::to_string(f.max) + " (" + f.help + ")");
+                fail(origin, path, json_shown(v) + " is out of range; allowed: " + std::to_string(f.min) + " to " + std::to_string(f.max) + " (" + f.help + ")");
             return;
         }
         case FieldKind::Number:
-            if (!v.is_number()) fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected a number (" + f.help + ")");
+            if (!v.is_number()) fail(origin, path, "found " + json_shown(v) + " (" + json_type_name(v) + "); expected a number (" + f.help + ")");
             return;
         case FieldKind::String:
-            if (!v.is_string()) fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected a string (" + f.help + ")");
+            if (!v.is_string()) fail(origin, path, "found " + json_shown(v) + " (" + json_type_name(v) + "); expected a string (" + f.help + ")");
             return;
         case FieldKind::Enum: {
             std::string allowed;
             for (const auto& c : f.choices) allowed += (allowed.empty() ? "" : ", ") + c;
             if (!v.is_string() || std::find(f.choices.begin(), f.choices.end(), v.get<std::string>()) == f.choices.end())
-                fail(origin, path, "found " + shown(v) + "; allowed: " + allowed);
+                fail(origin, path, "found " + json_shown(v) + "; allowed: " + allowed);
             return;
         }
         case FieldKind::Size:
@@ -288,7 +277,7 @@ void validate_leaf(json& v, const Field& f, const std::string& path, const Origi
                 if (parsed) a = *parsed;
                 else fail(origin, path, "\"" + s + "\" is not an address; expected a hex string such as \"0x7f0000000000\" or a whole number");
             } else {
-                fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected an address such as \"0x7f0000000000\"");
+                fail(origin, path, "found " + json_shown(v) + " (" + json_type_name(v) + "); expected an address such as \"0x7f0000000000\"");
             }
             std::ostringstream os;
             os << "0x" << std::hex << a;
@@ -296,26 +285,26 @@ void validate_leaf(json& v, const Field& f, const std::string& path, const Origi
             return;
         }
         case FieldKind::SizeList: {
-            if (!v.is_array()) fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected a list of sizes such as [\"4K\", \"64K\"]");
+            if (!v.is_array()) fail(origin, path, "found " + json_shown(v) + " (" + json_type_name(v) + "); expected a list of sizes such as [\"4K\", \"64K\"]");
             for (std::size_t i = 0; i < v.size(); ++i) {
                 const std::string ip = path + "[" + std::to_string(i) + "]";
                 const std::uint64_t s = size_value(v[i], origin, ip);
                 if (!arch::is_pow2(s) || s < 4096)
-                    fail(origin, ip, shown(v[i]) + " is not a power-of-two size of at least 4K");
+                    fail(origin, ip, json_shown(v[i]) + " is not a power-of-two size of at least 4K");
                 v[i] = arch::size_name(s);
             }
             return;
         }
         case FieldKind::IntegerList: {
             if (!v.is_array())
-                fail(origin, path, "found " + shown(v) + " (" + type_name(v) + "); expected a list of whole numbers (" + f.help + ")");
+                fail(origin, path, "found " + json_shown(v) + " (" + json_type_name(v) + "); expected a list of whole numbers (" + f.help + ")");
             for (std::size_t i = 0; i < v.size(); ++i) {
                 const std::string ip = path + "[" + std::to_string(i) + "]";
                 const bool whole = v[i].is_number_integer();
                 const bool in_range = whole && !(v[i].is_number_unsigned() && v[i].get<std::uint64_t>() > static_cast<std::uint64_t>(f.max)) &&
                                       v[i].get<std::int64_t>() >= f.min && v[i].get<std::int64_t>() <= f.max;
                 if (!in_range)
-                    fail(origin, ip, "found " + shown(v[i]) + "; allowed: whole numbers " + std::to_string(f.min) + " to " +
+                    fail(origin, ip, "found " + json_shown(v[i]) + "; allowed: whole numbers " + std::to_string(f.min) + " to " +
                                          std::to_string(f.max) + " (" + f.help + ")");
             }
             return;
@@ -351,7 +340,7 @@ void validate(json& value, const Field& field, const std::string& path, const Or
     }
     if (!value.is_object())
         fail(origin, path.empty() ? "(top level)" : path,
-             "found " + shown(value) + " (" + type_name(value) + "); expected an object with keys: " + join_keys(field));
+             "found " + json_shown(value) + " (" + json_type_name(value) + "); expected an object with keys: " + join_keys(field));
     for (auto it = value.begin(); it != value.end(); ++it)
         if (field.child(it.key()) == nullptr) unknown_key(origin, field, path, it.key());
     for (const Field& c : field.fields) {

@@ -28,10 +28,7 @@ using Names = std::vector<std::string>;
 
 // ---- messages -------------------------------------------------------------------------
 
-std::string type_name(const json& v) { return json_type_name(v); }
-std::string shown(const json& v) { return json_shown(v); }
-
-std::string found(const json& v) { return "found " + shown(v) + " (" + type_name(v) + ")"; }
+std::string found(const json& v) { return "found " + json_shown(v) + " (" + json_type_name(v) + ")"; }
 
 std::string hex(std::uint64_t value) {
     std::ostringstream os;
@@ -52,23 +49,16 @@ std::string join(const Names& names) {
 std::string key_path(const std::string& path, const std::string& key) { return path + "." + key; }
 std::string item_path(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
 
-std::string nearest(const Names& names, const std::string& key) { return nearest_name(names, key); }
-
 // "; allowed: a, b" or, when one of `names` is close to `key`, "; did you mean "a"? Allowed: a, b".
 std::string listing(const Names& names, const std::string& key, std::string label, const std::string& list) {
-    const std::string near = nearest(names, key);
+    const std::string near = nearest_name(names, key);
     if (near.empty()) return "; " + label + ": " + list;
     label[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(label[0])));
     return "; did you mean " + in_quotes(near) + "? " + label + ": " + list;
 }
 
 [[noreturn]] void unknown_key(const std::string& path, const std::string& what, const Names& allowed, const std::string& key) {
-    const std::string near = nearest(allowed, key);
-    std::string message = "unknown key " + in_quotes(key_path(path, key));
-    if (!near.empty()) message += "; did you mean " + in_quotes(key_path(path, near)) + "?";
-    message += std::string(near.empty() ? "; keys" : " Keys") + " allowed in " + path + (what.empty() ? "" : " (" + what + ")") +
-               ": " + join(allowed) + ".";
-    throw ScriptError(message);
+    throw ScriptError(unknown_key_message(path, key, allowed, what));
 }
 
 bool contains(const Names& names, const std::string& key) { return std::find(names.begin(), names.end(), key) != names.end(); }
@@ -89,7 +79,7 @@ std::uint64_t read_uint(const json& v, const std::string& path, std::uint64_t mi
     if (!v.is_number_integer()) fail(path, found(v) + "; expected a whole number (" + help + ")");
     const bool negative = !v.is_number_unsigned() && v.get<std::int64_t>() < 0;
     if (negative || v.get<std::uint64_t>() < min || v.get<std::uint64_t>() > max)
-        fail(path, shown(v) + " is out of range; allowed: " + std::to_string(min) + " to " + std::to_string(max) + " (" + help + ")");
+        fail(path, json_shown(v) + " is out of range; allowed: " + std::to_string(min) + " to " + std::to_string(max) + " (" + help + ")");
     return v.get<std::uint64_t>();
 }
 
@@ -100,7 +90,7 @@ bool is_whole_nonnegative(const json& v) {
 
 std::uint64_t read_size(const json& v, const std::string& path) {
     if (is_whole_nonnegative(v)) return v.get<std::uint64_t>();
-    if (v.is_number_integer()) fail(path, shown(v) + " is negative; expected " + kSizeHelp);
+    if (v.is_number_integer()) fail(path, json_shown(v) + " is negative; expected " + kSizeHelp);
     if (v.is_string()) {
         if (auto s = arch::parse_size(v.get<std::string>())) return *s;
         fail(path, in_quotes(v.get<std::string>()) + " is not a size name; expected " + kSizeHelp);
@@ -294,7 +284,7 @@ void Parser::parse_regions(const json& v, const std::string& path) {
         if (!r.contains("size")) fail(key_path(rp, "size"), "is required (bytes of the region: " + std::string(kSizeHelp) + ")");
         region.size = read_size(r["size"], key_path(rp, "size"));
         if (region.size == 0 || region.size >= arch::kUserVaEnd)
-            fail(key_path(rp, "size"), shown(r["size"]) + " is out of range; a region holds at least 1 byte and less than 256T");
+            fail(key_path(rp, "size"), json_shown(r["size"]) + " is out of range; a region holds at least 1 byte and less than 256T");
         if (r.contains("addr")) {
             for (const char* auto_key : {"align", "offset"})
                 if (r.contains(auto_key))
@@ -305,12 +295,12 @@ void Parser::parse_regions(const json& v, const std::string& path) {
             if (r.contains("align")) {
                 align = read_size(r["align"], key_path(rp, "align"));
                 if (!arch::is_pow2(align) || align < 4096 || align >= arch::kUserVaEnd)
-                    fail(key_path(rp, "align"), shown(r["align"]) + " is not a power-of-two size of at least 4K (and below 256T)");
+                    fail(key_path(rp, "align"), json_shown(r["align"]) + " is not a power-of-two size of at least 4K (and below 256T)");
             }
             std::uint64_t offset = 0;
             if (r.contains("offset")) {
                 offset = read_size(r["offset"], key_path(rp, "offset"));
-                if (offset >= arch::kUserVaEnd) fail(key_path(rp, "offset"), shown(r["offset"]) + " is past the user address space (256T)");
+                if (offset >= arch::kUserVaEnd) fail(key_path(rp, "offset"), json_shown(r["offset"]) + " is past the user address space (256T)");
             }
             // Every term is below 2^48, so none of the sums can wrap.
             const std::uint64_t lowest = std::max(kScriptFirstRegion, previous_end + kScriptRegionGap);
@@ -476,7 +466,7 @@ void Parser::parse_mmap(const json& v, const std::string& path, kernel::Syscall&
         if (v.contains("file_folio")) {
             sc.file_folio = read_size(v["file_folio"], key_path(path, "file_folio"));
             if (sc.file_folio != 0 && (!arch::is_pow2(sc.file_folio) || sc.file_folio < 4096))
-                fail(key_path(path, "file_folio"), shown(v["file_folio"]) +
+                fail(key_path(path, "file_folio"), json_shown(v["file_folio"]) +
                                                        " is not a folio size; allowed: 0 (base pages) or a power of two of at least 4K");
         }
     }
@@ -495,7 +485,7 @@ void Parser::parse_uffd_register(const json& v, const std::string& path, kernel:
     for (std::size_t i = 0; i < mode.size(); ++i) {
         const bool wp = read_choice(mode[i], item_path(mp, i), {"missing", "wp"}) == 1;
         bool& flag = wp ? sc.uffd_wp : sc.uffd_missing;
-        if (flag) fail(item_path(mp, i), shown(mode[i]) + " is given twice; " + expected);
+        if (flag) fail(item_path(mp, i), json_shown(mode[i]) + " is given twice; " + expected);
         flag = true;
     }
     if (v.contains("async")) {
@@ -592,10 +582,10 @@ void Parser::parse_mix(const json& v, const std::string& path, ScriptAccess& a) 
         const std::string wp = key_path(path, kKindNames[i]);
         if (!w.is_number()) fail(wp, found(w) + "; expected a fraction, a number of at least 0");
         weights[i] = w.get<double>();
-        if (!(weights[i] >= 0.0) || !std::isfinite(weights[i])) fail(wp, shown(w) + " is out of range; allowed: a number of at least 0");
+        if (!(weights[i] >= 0.0) || !std::isfinite(weights[i])) fail(wp, json_shown(w) + " is out of range; allowed: a number of at least 0");
         total += weights[i];
     }
-    if (!(total > 0.0) || !std::isfinite(total)) fail(path, "the fractions sum to " + shown(json(total)) + "; they must sum to more than 0");
+    if (!(total > 0.0) || !std::isfinite(total)) fail(path, "the fractions sum to " + json_shown(json(total)) + "; they must sum to more than 0");
     a.kind_count = 0;
     double cumulative = 0.0;
     for (std::size_t i = 0; i < 3; ++i) {

@@ -48,4 +48,16 @@ std::string nearest_name(const std::vector<std::string>& names, const std::strin
     return best;
 }
 
+std::string unknown_key_message(const std::string& path, const std::string& key, const std::vector<std::string>& allowed,
+                                const std::string& what) {
+    const auto below = [&path](const std::string& k) { return path.empty() ? k : path + "." + k; };
+    const std::string near = nearest_name(allowed, key);
+    std::string message = "unknown key \"" + below(key) + "\"";
+    if (!near.empty()) message += "; did you mean \"" + below(near) + "\"?";
+    message += std::string(near.empty() ? "; keys" : " Keys") + " allowed " +
+               (path.empty() ? std::string("at the top level") : "in " + path) + (what.empty() ? "" : " (" + what + ")") + ": ";
+    for (std::size_t i = 0; i < allowed.size(); ++i) message += (i == 0 ? "" : ", ") + allowed[i];
+    return message + ".";
+}
+
 }  // namespace mmusim

@@ -20,4 +20,11 @@ std::size_t edit_distance(const std::string& a, const std::string& b);
 // "" when none is that close.
 std::string nearest_name(const std::vector<std::string>& names, const std::string& key);
 
+// The "unknown key" message for `key` below `path` ("" for the top level): the key's full path,
+// the nearest allowed key if one is close, and the allowed keys, with `what` the object is
+// (if given) in brackets, e.g. `unknown key "a.sise"; did you mean "a.size"? Keys allowed in
+// a (op mmap): size, prot.`
+std::string unknown_key_message(const std::string& path, const std::string& key, const std::vector<std::string>& allowed,
+                                const std::string& what = "");
+
 }  // namespace mmusim
