@@ -18,12 +18,14 @@ namespace mmusim::sim {
 
 std::unique_ptr<workloads::Source> open_workload(const RunConfig& config, unsigned thread) {
     const WorkloadConfig& w = config.workload;
-    // A script ends itself at max_records, so that its Kernel records still reach syscall().
-    if (w.is_script) return std::make_unique<workloads::ScriptSource>(w.script, config.seed, w.max_records, thread);
-    workloads::GeneratorParams generator = w.generator;
-    generator.seed += thread;
-    std::unique_ptr<workloads::Source> source =
-        w.is_trace ? workloads::open_lackey(w.trace_path) : workloads::make_generator(generator);
+    std::unique_ptr<workloads::Source> source;
+    if (w.is_script) {
+        source = std::make_unique<workloads::ScriptSource>(w.script, config.seed, thread);
+    } else {
+        workloads::GeneratorParams generator = w.generator;
+        generator.seed += thread;
+        source = w.is_trace ? workloads::open_lackey(w.trace_path) : workloads::make_generator(generator);
+    }
     if (w.max_records != 0) source = std::make_unique<workloads::LimitedSource>(std::move(source), w.max_records);
     return source;
 }

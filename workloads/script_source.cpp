@@ -1,15 +1,13 @@
 #include "workloads/script_source.h"
 
 #include <algorithm>
-#include <limits>
 
 namespace mmusim::workloads {
 
-ScriptSource::ScriptSource(std::shared_ptr<const Script> script, std::uint64_t seed, std::uint64_t limit, unsigned thread)
+ScriptSource::ScriptSource(std::shared_ptr<const Script> script, std::uint64_t seed, unsigned thread)
     : m_script(std::move(script)),
       m_name((thread == 0 ? std::string("script") : "script thread " + std::to_string(thread)) + " (seed " +
              std::to_string(seed) + ")"),
-      m_left(limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit),
       m_address_rng(derived_seed(seed, 2 * static_cast<int>(thread))),
       m_kind_rng(derived_seed(seed, 2 * static_cast<int>(thread) + 1)) {
     m_stack.reserve(kScriptMaxLoopDepth + 1);
@@ -21,7 +19,6 @@ const kernel::Syscall* ScriptSource::syscall(std::uint64_t index) const {
 }
 
 std::size_t ScriptSource::next(Record* out, std::size_t max) {
-    max = static_cast<std::size_t>(std::min<std::uint64_t>(max, m_left));
     std::size_t n = 0;
     while (n < max) {
         if (m_access != nullptr) {
@@ -49,7 +46,6 @@ std::size_t ScriptSource::next(Record* out, std::size_t max) {
                 break;
         }
     }
-    m_left -= n;
     return n;
 }
 

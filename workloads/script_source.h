@@ -20,15 +20,13 @@ namespace mmusim::workloads {
 // order: the records are fully determined by the script and the seed.
 class ScriptSource final : public Source {
 public:
-    // `limit` > 0 ends the stream after that many records (workload.max_records). `thread`
-    // selects the program: 0 the script's ops, i > 0 those of threads[i - 1]; each thread
-    // draws from its own streams.
-    ScriptSource(std::shared_ptr<const Script> script, std::uint64_t seed, std::uint64_t limit = 0, unsigned thread = 0);
+    // `thread` selects the program: 0 the script's ops, i > 0 those of threads[i - 1]; each
+    // thread draws from its own streams. (workload.max_records is a LimitedSource around it.)
+    ScriptSource(std::shared_ptr<const Script> script, std::uint64_t seed, unsigned thread = 0);
 
     std::size_t next(Record* out, std::size_t max) override;
     const kernel::Syscall* syscall(std::uint64_t index) const override;
     const std::string& name() const override { return m_name; }
-
 
 private:
     struct Frame {
@@ -44,7 +42,6 @@ private:
     std::shared_ptr<const Script> m_script;
     std::string m_name;
     std::vector<Frame> m_stack;
-    std::uint64_t m_left;  // records still allowed; UINT64_MAX without a limit
 
     // The access op being emitted (null between ops).
     const ScriptAccess* m_access = nullptr;

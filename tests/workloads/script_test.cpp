@@ -16,6 +16,7 @@
 #include "sim/config_error.h"
 #include "sim/run.h"
 #include "tests/sim/sim_test_util.h"
+#include "workloads/limited_source.h"
 #include "workloads/script_source.h"
 
 namespace mmusim::workloads {
@@ -36,10 +37,11 @@ std::string error_of(const json& doc) {
 }
 
 std::vector<Record> records_of(const json& doc, std::uint64_t seed = 1, std::size_t batch = 7, std::uint64_t limit = 0) {
-    ScriptSource source(std::make_shared<const Script>(parse(doc)), seed, limit);
+    std::unique_ptr<Source> source = std::make_unique<ScriptSource>(std::make_shared<const Script>(parse(doc)), seed);
+    if (limit != 0) source = std::make_unique<LimitedSource>(std::move(source), limit);
     std::vector<Record> records;
     std::vector<Record> buffer(batch);
-    while (const std::size_t n = source.next(buffer.data(), batch))
+    while (const std::size_t n = source->next(buffer.data(), batch))
         records.insert(records.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
     return records;
 }
