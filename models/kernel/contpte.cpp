@@ -317,9 +317,7 @@ Desc Pgtable::contpte_ptep_get_lockless(std::uint64_t orig_ptep) {
         const Desc orig_prot = normalised_prot(orig_pte);
         std::uint64_t p = contpte_align_down(orig_ptep);
         std::uint64_t pfn = pte_pfn(orig_pte) - (orig_ptep - p) / 8;
-        const auto consistent = [&](Desc pte) {
-            return arch::desc_valid_cont(pte) && pte_pfn(pte) == pfn && normalised_prot(pte) == orig_prot;
-        };
+        const auto consistent = [&](Desc pte) { return block_entry_consistent(pte, pfn, orig_prot); };
         bool retry = false;
         for (unsigned i = 0; i < n; ++i, p += 8, ++pfn) {
             const Desc pte = __ptep_get(p);
@@ -361,8 +359,7 @@ Pgtable::LocklessView Pgtable::lockless_view(std::uint64_t ptep) {
     std::uint64_t pfn = pte_pfn(target) - (ptep - p) / 8;
     for (unsigned i = 0; i < m_geo.cont_ptes(); ++i, p += 8, ++pfn) {
         const Desc pte = m_mem.peek(p);
-        if (!arch::desc_valid_cont(pte) || pte_pfn(pte) != pfn || normalised_prot(pte) != prot)
-            return LocklessView::Inconsistent;
+        if (!block_entry_consistent(pte, pfn, prot)) return LocklessView::Inconsistent;
     }
     return LocklessView::Consistent;
 }

@@ -124,6 +124,11 @@ private:
     std::uint64_t contpte_align_addr_ptep(std::uint64_t& start, std::uint64_t& end, std::uint64_t ptep, unsigned nr);
     // Attributes of an entry with A/D normalised (pte_pgprot(pte_mkold(pte_mkclean(pte)))).
     Desc normalised_prot(Desc d) const { return arch::desc_with_pfn(arch::desc_normalise_ad(d), 0, m_geo.page_shift); }
+    // An entry of one consistent folded block: valid, CONT, mapping `pfn`, with the block's
+    // attributes `prot` (A/D aside).
+    bool block_entry_consistent(Desc pte, std::uint64_t pfn, Desc prot) const {
+        return arch::desc_valid_cont(pte) && pte_pfn(pte) == pfn && normalised_prot(pte) == prot;
+    }
 
     const KernelConfig& m_config;
     const arch::Geometry& m_geo;
