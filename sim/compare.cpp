@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "sim/config_error.h"
+#include "sim/output.h"
 #include "sim/run.h"
 
 namespace mmusim::sim {
@@ -140,19 +141,7 @@ std::string compare_table(const json& result) {
         for (std::size_t i = 1; i < runs.size(); ++i) line.push_back(ratio_text(runs[i].at(row.pointer), runs[0].at(row.pointer)));
         table.push_back(line);
     }
-    std::vector<std::size_t> width(header.size(), 0);
-    for (const auto& line : table)
-        for (std::size_t c = 0; c < line.size(); ++c) width[c] = std::max(width[c], line[c].size());
-    std::ostringstream os;
-    for (std::size_t r = 0; r < table.size(); ++r) {
-        for (std::size_t c = 0; c < table[r].size(); ++c) {
-            if (c == 0) os << std::left << std::setw(static_cast<int>(width[c])) << table[r][c];
-            else os << "  " << std::right << std::setw(static_cast<int>(width[c])) << table[r][c];
-        }
-        os << "\n";
-        if (r == 0) os << std::string(os.str().size() - 1, '-') << "\n";
-    }
-    return os.str();
+    return text_table(table, true);
 }
 
 }  // namespace mmusim::sim

@@ -1,5 +1,6 @@
 #include "sim/output.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -39,5 +40,30 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
 }
 
 std::string stats_text(const nlohmann::json& doc) { return doc.dump(2) + "\n"; }
+
+std::string text_table(const std::vector<std::vector<std::string>>& rows, bool numbers) {
+    std::vector<std::size_t> width;
+    for (const auto& row : rows) {
+        if (width.size() < row.size()) width.resize(row.size(), 0);
+        for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+    }
+    std::string out;
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+        for (std::size_t c = 0; c < rows[r].size(); ++c) {
+            const std::string& cell = rows[r][c];
+            const std::string pad(width[c] - cell.size(), ' ');
+            if (c != 0) out += "  ";
+            if (c != 0 && numbers) out += pad + cell;
+            else out += c + 1 < rows[r].size() || numbers ? cell + pad : cell;
+        }
+        out += '\n';
+        if (r == 0) {
+            std::size_t total = 0;
+            for (std::size_t c = 0; c < width.size(); ++c) total += width[c] + (c == 0 ? 0 : 2);
+            out += std::string(total, '-') + '\n';
+        }
+    }
+    return out;
+}
 
 }  // namespace mmusim::sim

@@ -4,6 +4,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -14,5 +15,9 @@ void write_file_atomic(const std::string& path, const std::string& content);
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write);
 // The JSON text of a statistics document: sorted keys, two-space indent, final newline.
 std::string stats_text(const nlohmann::json& doc);
+// An aligned text table: the first row is the heading, underlined with dashes; columns are two
+// spaces apart. The first column is left-aligned; the others right-aligned with `numbers`
+// (figures), else left-aligned with no spaces after the last cell.
+std::string text_table(const std::vector<std::vector<std::string>>& rows, bool numbers);
 
 }  // namespace mmusim::sim

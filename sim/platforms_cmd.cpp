@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sim/config.h"
+#include "sim/output.h"
 
 namespace mmusim::sim {
 
@@ -98,25 +99,8 @@ std::string platforms_table(const json& doc) {
                          walk_cache_cell(p["walk_cache"]), cache_sizes_cell(p["caches"]), cache_latencies_cell(p["caches"]),
                          std::to_string(p["memory"]["latency"].get<std::uint64_t>())});
     }
-    std::vector<std::size_t> width(table[0].size(), 0);
-    for (const auto& row : table)
-        for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
     std::ostringstream os;
-    for (std::size_t r = 0; r < table.size(); ++r) {
-        std::string line;
-        for (std::size_t c = 0; c < table[r].size(); ++c) {
-            std::string cell = table[r][c];
-            if (c + 1 < table[r].size()) cell.resize(width[c], ' ');
-            if (c != 0) line += "  ";
-            line += cell;
-        }
-        os << line << "\n";
-        if (r == 0) {
-            std::size_t total = 0;
-            for (std::size_t c = 0; c < width.size(); ++c) total += width[c] + (c == 0 ? 0 : 2);
-            os << std::string(total, '-') << "\n";
-        }
-    }
+    os << text_table(table, false);
     if (doc["platforms"].empty()) os << "(no presets in " << doc["folder"].get<std::string>() << ")\n";
     return os.str();
 }
