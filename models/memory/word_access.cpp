@@ -11,6 +11,9 @@ WordAccess::WordAccess(tlm::tlm_initiator_socket<>& socket) : m_socket(socket) {
     m_trans.set_streaming_width(8);
     m_trans.set_byte_enable_ptr(nullptr);
     m_trans.set_dmi_allowed(false);
+    m_debug.set_command(tlm::TLM_READ_COMMAND);
+    m_debug.set_data_ptr(reinterpret_cast<unsigned char*>(&m_debug_data));
+    m_debug.set_data_length(8);
 }
 
 WordAccess::~WordAccess() {
@@ -43,14 +46,10 @@ std::uint64_t WordAccess::read(std::uint64_t pa, sc_core::sc_time& delay) {
 }
 
 std::uint64_t WordAccess::peek(std::uint64_t pa) {
-    std::uint64_t value = 0;
-    tlm::tlm_generic_payload t;
-    t.set_command(tlm::TLM_READ_COMMAND);
-    t.set_address(pa);
-    t.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
-    t.set_data_length(8);
-    m_socket->transport_dbg(t);
-    return value;
+    m_debug_data = 0;
+    m_debug.set_address(pa);
+    m_socket->transport_dbg(m_debug);
+    return m_debug_data;
 }
 
 void WordAccess::write(std::uint64_t pa, std::uint64_t value, sc_core::sc_time& delay) {

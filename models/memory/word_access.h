@@ -39,6 +39,10 @@ private:
     tlm::tlm_initiator_socket<>& m_socket;
     tlm::tlm_generic_payload m_trans;
     std::uint64_t m_data = 0;
+    // The debug payload of peek(), set up once: a payload allocates its extension array when
+    // constructed, and peek() is on the TLB-hit path of multi-core runs (stale-hit checks).
+    tlm::tlm_generic_payload m_debug;
+    std::uint64_t m_debug_data = 0;
     AtomicExt m_atomic;
     WalkerAccessExt* m_walker = nullptr;
 };

@@ -24,6 +24,7 @@ Mmu::Mmu(sc_core::sc_module_name name, const MmuConfig& config)
     m_l1_latency[0] = cycles_to_time(config.l1i.latency);
     m_l1_latency[1] = cycles_to_time(config.l1d.latency);
     m_l2_latency = cycles_to_time(config.l2.latency);
+    m_page_shift = arch::geometry(config.walker.granule).page_shift;
     m_walker_access.core = config.core;
     m_words.mark_walker(&m_walker_access);
 }
@@ -60,8 +61,7 @@ void Mmu::fault(TranslationExt& ext, tlm::tlm_generic_payload& trans, FaultKind 
 
 void Mmu::check_stale(const TlbEntry& entry, Access access) {
     const std::uint64_t now = m_words.peek(entry.desc_pa);
-    const unsigned shift = arch::geometry(m_config.walker.granule).page_shift;
-    if (!arch::desc_valid(now) || arch::desc_oa(now, shift) != arch::desc_oa(entry.desc, shift) ||
+    if (!arch::desc_valid(now) || arch::desc_oa(now, m_page_shift) != arch::desc_oa(entry.desc, m_page_shift) ||
         arch::desc_cont(now) != arch::desc_cont(entry.desc)) {
         ++m_stats.stale_tlb_hits;
         if (access == Access::Store) ++m_stats.stale_tlb_writes;

@@ -88,6 +88,7 @@ private:
     std::string m_last_conflict;
     sc_core::sc_time m_l1_latency[2];  // [0] l1i, [1] l1d
     sc_core::sc_time m_l2_latency;
+    unsigned m_page_shift;  // of the granule
     memory::WalkerAccessExt m_walker_access;  // on every access of m_words
     memory::WordAccess m_words;  // descriptor traffic, allocating nothing
 };
