@@ -62,6 +62,13 @@ HwUpdate Walker::set_dirty(std::uint64_t desc_pa, unsigned level, sc_core::sc_ti
 WalkResult Walker::walk(std::uint64_t va, std::uint64_t ttbr, std::uint16_t asid, arch::Access access,
                         sc_core::sc_time& delay) {
     WalkResult r;
+    if (va >= arch::kUserVaEnd) {
+        // Outside the 48-bit range of TTBR0 (T0SZ = 16): a translation fault at the first level, no
+        // descriptor read (the upper VA bits would otherwise alias a lower address).
+        r.level = m_geo.start_level;
+        r.fault = FaultKind::Translation;
+        return r;
+    }
     std::uint64_t table = ttbr;
     unsigned first_level = m_geo.start_level;
     if (m_walk_cache != nullptr) {

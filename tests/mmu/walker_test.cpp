@@ -78,6 +78,20 @@ TEST_F(WalkerTest, InvalidDescriptorFaultsAtItsLevel) {
     EXPECT_EQ(r.reads, 4u);
 }
 
+// A VA beyond 48 bits is outside TTBR0's range: a translation fault before any read, not a
+// walk of its low 48 bits.
+TEST_F(WalkerTest, VaBeyond48BitsFaultsWithoutAWalk) {
+    link_tables();
+    mem.words[kPte + 1 * 8] = kUserRw | 0x77000;
+    ASSERT_EQ(walk(kVa, arch::Access::Load).fault, arch::FaultKind::None);
+    mem.reads = 0;
+    const WalkResult r = walk(kVa | (std::uint64_t{1} << 48), arch::Access::Load);
+    EXPECT_EQ(r.fault, arch::FaultKind::Translation);
+    EXPECT_EQ(r.level, 0u);
+    EXPECT_EQ(r.reads, 0u);
+    EXPECT_EQ(mem.reads, 0u);
+}
+
 TEST_F(WalkerTest, ReservedLevel3DescriptorIsATranslationFault) {
     link_tables();
     mem.words[kPte + 8] = (kUserRw & ~kType) | 0x77000;  // bit 1 clear at level 3
