@@ -3,11 +3,11 @@
 namespace mmusim::arch {
 
 namespace {
-// CONT shifts, fault-around and exec folio orders are the Linux arm64 values (kernel.md §1).
+// CONT shifts and exec folio orders are the Linux arm64 values (kernel.md §1).
 constexpr Geometry kGeometries[] = {
-    {Granule::K4, 12, 9, 0, 4, 4, 16, 4},
-    {Granule::K16, 14, 11, 0, 7, 5, 4, 2},
-    {Granule::K64, 16, 13, 1, 5, 5, 1, 0},
+    {Granule::K4, 12, 9, 0, 4, 4, 4},
+    {Granule::K16, 14, 11, 0, 7, 5, 2},
+    {Granule::K64, 16, 13, 1, 5, 5, 0},
 };
 }  // namespace
 

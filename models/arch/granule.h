@@ -17,14 +17,12 @@ struct Geometry {
     unsigned start_level;     // first level walked for a 48-bit VA (0 for 4K/16K, 1 for 64K)
     unsigned cont_pte_shift;  // log2(CONT_PTES)
     unsigned cont_pmd_shift;  // log2(CONT_PMDS)
-    unsigned fault_around_pages;
     unsigned exec_folio_order;
 
     std::uint64_t page_size() const { return std::uint64_t{1} << page_shift; }
     std::uint64_t ptrs_per_table() const { return std::uint64_t{1} << bits_per_level; }
     unsigned cont_ptes() const { return 1u << cont_pte_shift; }
     std::uint64_t cont_pte_size() const { return page_size() << cont_pte_shift; }
-    unsigned cont_pmds() const { return 1u << cont_pmd_shift; }
     std::uint64_t cont_pmd_size() const { return pmd_size() << cont_pmd_shift; }
     // log2 of the VA span mapped by one entry at `level` (3 = page).
     unsigned level_shift(unsigned level) const { return page_shift + (3 - level) * bits_per_level; }

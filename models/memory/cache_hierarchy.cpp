@@ -1,15 +1,16 @@
 #include "models/memory/cache_hierarchy.h"
 
-#include <bit>
 #include <stdexcept>
+
+#include "models/arch/sizes.h"
 
 namespace mmusim::memory {
 
 namespace {
 
 unsigned line_shift_of(std::uint32_t line) {
-    if (line < 8 || !std::has_single_bit(line)) throw std::invalid_argument("cache line size must be a power of two of at least 8");
-    return static_cast<unsigned>(std::countr_zero(line));
+    if (line < 8 || !arch::is_pow2(line)) throw std::invalid_argument("cache line size must be a power of two of at least 8");
+    return arch::log2_exact(line);
 }
 
 }  // namespace

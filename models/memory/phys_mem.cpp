@@ -10,7 +10,7 @@ namespace mmusim::memory {
 
 PhysMem::PhysMem(sc_core::sc_module_name name, std::uint64_t read_latency, const CacheHierarchyConfig& caches)
     : sc_core::sc_module(name), socket("socket"),
-      m_latency(static_cast<double>(read_latency), sc_core::SC_NS) {
+      m_latency(cycles_to_time(read_latency)) {
     socket.register_b_transport(this, &PhysMem::b_transport);
     socket.register_transport_dbg(this, &PhysMem::transport_dbg);
     if (caches.enabled) {

@@ -30,7 +30,6 @@ public:
     // Direct access for set-up and inspection (not a simulated access: not timed).
     std::uint64_t peek(std::uint64_t pa) const;
     void poke(std::uint64_t pa, std::uint64_t value);
-    std::uint64_t pages_held() const { return m_pages.size(); }
     // The cache model, or null when the platform has none.
     const CacheHierarchy* caches() const { return m_caches.get(); }
 

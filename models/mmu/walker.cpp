@@ -122,8 +122,8 @@ WalkResult Walker::walk(std::uint64_t va, std::uint64_t ttbr, std::uint16_t asid
     // is honoured (PTE_CONT at level 3, contiguous PMD blocks at level 2).
     r.size = m_geo.level_size(r.level);
     if (m_config.honour_cont && arch::desc_cont(r.desc)) {
-        if (r.level == 3) r.size <<= m_geo.cont_pte_shift;
-        else if (r.level == 2) r.size <<= m_geo.cont_pmd_shift;
+        if (r.level == 3) r.size = m_geo.cont_pte_size();
+        else if (r.level == 2) r.size = m_geo.cont_pmd_size();
     }
     r.region_va = va & ~(r.size - 1);
     // The output address of the first entry of a contiguous block is the descriptor's OA
