@@ -10,9 +10,6 @@
 namespace mmusim::core {
 
 namespace {
-struct StopRun : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 constexpr std::size_t kBatch = 4096;
 constexpr unsigned kSplitShift = 12;  // requests are split at 4 KiB whatever the granule
 }  // namespace
@@ -39,7 +36,7 @@ Core::~Core() {
     m_ctx_trans.clear_extension(&m_ctx_ext);
 }
 
-void Core::fail(const std::string& message) { throw StopRun(message); }
+void Core::fail(const std::string& message) { throw std::runtime_error(message); }
 
 void Core::run() {
     m_next_scan = cycles_to_time(m_config.fold_scan_interval);
@@ -54,8 +51,6 @@ void Core::run() {
                 if (m_config.fold_scan_interval != 0) fold_scan();
             }
         }
-    } catch (const StopRun& e) {
-        m_error = e.what();
     } catch (const std::exception& e) {
         m_error = e.what();
     }
