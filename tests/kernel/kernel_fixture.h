@@ -81,6 +81,19 @@ protected:
         c.prot = prot;
         return sys(c);
     }
+    // mmap of another kind than private anonymous memory (`file` for MapKind::File).
+    int mmap_kind(MapKind kind, std::uint64_t addr, std::uint64_t len, bool shared = false,
+                  unsigned prot = kProtRead | kProtWrite, unsigned file = 0) {
+        Syscall c;
+        c.op = SyscallOp::Mmap;
+        c.kind = kind;
+        c.addr = addr;
+        c.len = len;
+        c.shared = shared;
+        c.prot = prot;
+        c.file = file;
+        return sys(c);
+    }
     int range_call(SyscallOp op, std::uint64_t addr, std::uint64_t len, unsigned process = 0) {
         Syscall c;
         c.op = op;

@@ -802,12 +802,7 @@ TEST_F(KernelScenario, Scenario33_AccessDirtySmearing) {
 
 TEST_F(KernelScenario, Scenario34_HugePfnmapSplitByMprotect) {
     build(scripted());
-    Syscall m;
-    m.op = SyscallOp::Mmap;
-    m.kind = MapKind::HugePfnmap;
-    m.addr = kBase;
-    m.len = 2u << 20;
-    ASSERT_EQ(sys(m), 0);
+    ASSERT_EQ(mmap_kind(MapKind::HugePfnmap, kBase, 2u << 20), 0);
     mark();
     EXPECT_STREQ(fault(kBase + 0x1234, arch::Access::Load), "pfnmap_huge");
     Delta d = delta();

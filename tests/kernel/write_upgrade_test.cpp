@@ -14,17 +14,7 @@ constexpr unsigned kRW = kProtRead | kProtWrite;
 
 class WriteUpgrade : public KernelScenario {
 protected:
-    int mmap_shared(MapKind kind, unsigned prot) {
-        Syscall m;
-        m.op = SyscallOp::Mmap;
-        m.kind = kind;
-        m.shared = true;
-        m.addr = kBase;
-        m.len = 16 * kPage;
-        m.prot = prot;
-        m.file = 7;
-        return sys(m);
-    }
+    int mmap_shared(MapKind kind, unsigned prot) { return mmap_kind(kind, kBase, 16 * kPage, true, prot, 7); }
 };
 
 // A written page of a shared file, made read-only and read-write again, is writable at once
@@ -71,12 +61,7 @@ TEST_F(WriteUpgrade, UffdUnprotectOfASharedFileMakesDirtyPagesWritable) {
 // PFN and upgrades the leaf with pmdp_set_access_flags, whose flush is one page TLBI.
 TEST_F(WriteUpgrade, HugePfnmapWriteUpgradeFlushes) {
     build(scripted());
-    Syscall m;
-    m.op = SyscallOp::Mmap;
-    m.kind = MapKind::HugePfnmap;
-    m.addr = kBase;
-    m.len = 2u << 20;
-    ASSERT_EQ(sys(m), 0);
+    ASSERT_EQ(mmap_kind(MapKind::HugePfnmap, kBase, 2u << 20), 0);
     ASSERT_STREQ(fault(kBase + 0x1234, arch::Access::Load), "pfnmap_huge");
     const std::uint64_t pmd = kernel->tables().pmd_lookup(kernel->mm(), kBase);
     ASSERT_FALSE(arch::desc_write(mem->peek(pmd)));
