@@ -199,6 +199,9 @@ void Pgtable::__contpte_try_unfold(const Mm& mm, std::uint64_t addr, std::uint64
 }
 
 void Pgtable::contpte_convert(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte) {
+    // Every path that sets or clears PTE_CONT on user entries ends here or in
+    // contpte_set_ptes; neither exists in a kernel built without CONFIG_ARM64_CONTPTE.
+    if (!contpte_enabled()) throw std::logic_error("contpte_convert called with kernel.contpte false");
     ++m_stats.converts;
     static const auto log = logger("kernel");
     log->debug("contpte_convert: {} the block at VA {:#x}", arch::desc_cont(pte) ? "fold" : "unfold",
@@ -235,6 +238,7 @@ void Pgtable::contpte_convert(const Mm& mm, std::uint64_t addr, std::uint64_t pt
 
 void Pgtable::contpte_set_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte, unsigned nr) {
     // set_ptes(nr > 1) is only called on none entries, so nothing needs unfolding.
+    if (!contpte_enabled()) throw std::logic_error("contpte_set_ptes called with kernel.contpte false");
     if (!mm.user) {
         __set_ptes(mm, addr, ptep, pte, nr);
         return;

@@ -32,6 +32,8 @@ std::uint64_t FoldScanner::next_pte_table(const Mm& mm, std::uint64_t& va, std::
 }
 
 void FoldScanner::pass(const std::map<unsigned, std::unique_ptr<Mm>>& processes) {
+    // Without CONFIG_ARM64_CONTPTE there is no PTE_CONT to set: nothing to scan for.
+    if (!m_k.config.contpte) return;
     const arch::Geometry& geo = m_k.geo;
     const std::uint64_t block = geo.cont_pte_size();
     const unsigned n = geo.cont_ptes();
