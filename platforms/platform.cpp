@@ -7,7 +7,7 @@
 namespace mmusim::platforms {
 
 Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& kernel, std::vector<WorkloadThread> threads,
-                   bool allow_syscall_errors) {
+                   bool allow_syscall_errors, bool check_invariants) {
     tlm_utils::tlm_quantumkeeper::set_global_quantum(cycles_to_time(platform.quantum));
     if (platform.cores > 1) m_smp = std::make_unique<SmpState>(static_cast<unsigned>(threads.size()));
     memory::CacheHierarchyConfig caches = platform.caches;
@@ -46,8 +46,9 @@ Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& k
             source = std::move(threads[t].source);
             cc.thread = t;
             cc.wait_for_spawn = threads[t].wait_for_spawn && m_smp != nullptr;
-            // The core of the first thread also runs the background fold pass.
-            if (t == 0 && kernel.fold_policy == kernel::FoldPolicy::Scanner)
+            // The core of the first thread also runs the background fold pass; a kernel built
+            // without contpte has nothing to fold, so there is no such thread.
+            if (t == 0 && kernel.fold_policy == kernel::FoldPolicy::Scanner && kernel.contpte)
                 cc.fold_scan_interval = kernel.fold_scanner.interval_cycles;
         }
         m_cores.push_back(std::make_unique<core::Core>(("core" + id).c_str(), cc, std::move(source)));
@@ -58,6 +59,12 @@ Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& k
     // One process: every core runs in its address space.
     kernel::Mm& mm = m_kernel->create_user_mm(1, kernel.auto_layout);
     for (auto& mmu : m_mmus) mmu->set_context(mm.pgd_pa, mm.asid);
+    if (check_invariants) {
+        std::vector<const mmu::Mmu*> mmus;
+        for (const auto& m : m_mmus) mmus.push_back(m.get());
+        m_checker = std::make_unique<check::InvariantChecker>(*m_kernel, *m_mem, std::move(mmus));
+        m_kernel->set_checker(m_checker.get());
+    }
 }
 
 Platform::~Platform() = default;

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "models/check/invariant_checker.h"
 #include "models/core/core.h"
 #include "models/dvm/dvm.h"
 #include "models/kernel/kernel.h"
@@ -26,8 +27,10 @@ class Platform {
 public:
     // At most one thread per core; cores without a thread stay idle (they still receive
     // broadcast maintenance).
+    // With `check_invariants`, the invariant checker (models/check) runs after every kernel
+    // operation and a violation stops the run.
     Platform(const PlatformConfig& platform, const kernel::KernelConfig& kernel, std::vector<WorkloadThread> threads,
-             bool allow_syscall_errors = false);
+             bool allow_syscall_errors = false, bool check_invariants = false);
     ~Platform();
 
     unsigned cores() const { return static_cast<unsigned>(m_cores.size()); }
@@ -35,6 +38,8 @@ public:
     mmu::Mmu& mmu(unsigned i) { return *m_mmus[i]; }
     kernel::Kernel& kernel() { return *m_kernel; }
     memory::PhysMem& memory() { return *m_mem; }
+    // The invariant checker, or null when the platform was built without one.
+    const check::InvariantChecker* checker() const { return m_checker.get(); }
 
 private:
     std::unique_ptr<SmpState> m_smp;  // multi-core runs only
@@ -43,6 +48,7 @@ private:
     std::unique_ptr<kernel::Kernel> m_kernel;
     std::vector<std::unique_ptr<mmu::Mmu>> m_mmus;
     std::vector<std::unique_ptr<core::Core>> m_cores;
+    std::unique_ptr<check::InvariantChecker> m_checker;
 };
 
 }  // namespace mmusim::platforms

@@ -1,8 +1,10 @@
 #include "sim/cli.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -62,6 +64,13 @@ int fail(const std::string& message) {
 
 }  // namespace
 
+// The invariant checker runs with --check, or when the environment sets MMUSIM_CHECK to
+// anything but "" or "0" (the test suite sets it, so that every run of its checks too).
+static bool check_wanted(bool flag) {
+    const char* env = std::getenv("MMUSIM_CHECK");
+    return flag || (env != nullptr && *env != '\0' && std::string_view(env) != "0");
+}
+
 int cli_main(int argc, char** argv) {
     CLI::App app{"mmusim: a deterministic simulator of the arm64 MMU and of the Linux arm64 page-table code"};
     app.require_subcommand(1);
@@ -82,6 +91,10 @@ int cli_main(int argc, char** argv) {
     run->add_option("--timeline", timeline_path, "also write the kernel's events per core in simulated time to FILE "
                     "(Chrome trace-event JSON, for ui.perfetto.dev); its folder must exist")->type_name("FILE");
     run->add_option("--timeline-events", timeline_events, "record at most N timeline events")->type_name("N")->capture_default_str();
+    bool check = false;
+    constexpr const char* kCheckHelp = "check the page tables and the TLBs after every kernel operation and stop at the first "
+                                       "broken invariant (slower; also on when the environment sets MMUSIM_CHECK=1)";
+    run->add_flag("--check", check, kCheckHelp);
 
     CLI::App* compare = app.add_subcommand("compare", "run a config once per value of a key, side by side");
     compare->add_option("config", config_path, "config file (JSON)")->required();
@@ -91,6 +104,7 @@ int cli_main(int argc, char** argv) {
     std::string compare_out;
     compare->add_option("--out", compare_out, "also write compare.json and each run's stats.json into this folder");
     compare->add_flag("--json", json_out, "print the comparison as JSON instead of a table");
+    compare->add_flag("--check", check, kCheckHelp);
 
     CLI::App* validate = app.add_subcommand("validate", "check a config (and open its workload) without running it");
     validate->add_option("config", config_path, "config file (JSON)")->required();
@@ -98,6 +112,7 @@ int cli_main(int argc, char** argv) {
 
     SweepOptions sweep_options;
     CLI::App* sweep = add_sweep_command(app, sweep_options);
+    sweep->add_flag("--check", sweep_options.check, kCheckHelp);
 
     CLI::App* platforms = app.add_subcommand("platforms", "list the platform presets and their main parameters");
     platforms->add_flag("--json", json_out, "print the list as JSON instead of a table");
@@ -121,7 +136,8 @@ int cli_main(int argc, char** argv) {
             if (run->count("--timeline-events") != 0 && run->count("--timeline") == 0)
                 throw ConfigError("--timeline-events " + timeline_events + ": there is no timeline to cap; add --timeline FILE");
             if (run->count("--timeline") != 0) check_timeline_path(timeline_path);
-            const RunConfig rc = load_config(config_path, overrides);
+            RunConfig rc = load_config(config_path, overrides);
+            rc.check_invariants = check_wanted(check);
             std::unique_ptr<kernel::Timeline> timeline = run->count("--timeline") != 0 ? make_timeline(rc, timeline_cap) : nullptr;
             Progress progress(Progress::wanted(json_out));
             progress.set_record_total(expected_records(rc));
@@ -135,7 +151,7 @@ int cli_main(int argc, char** argv) {
             else std::cout << summary(stats) << "statistics: " << out_dir << "/stats.json\n";
             if (!json_out && timeline != nullptr) std::cout << "timeline: " << timeline_path << " (" << timeline->recorded() << " events)\n";
         } else if (*compare) {
-            const json result = run_compare(config_path, overrides, varies);
+            const json result = run_compare(config_path, overrides, varies, check_wanted(check));
             if (!compare_out.empty()) {
                 for (std::size_t i = 0; i < result["runs"].size(); ++i)
                     write_file_atomic(compare_out + "/run" + std::to_string(i) + "/stats.json", stats_text(result["runs"][i]));
@@ -155,6 +171,7 @@ int cli_main(int argc, char** argv) {
                       << ", " << (rc.workload.is_trace ? "trace " + rc.workload.trace_path : rc.workload.is_script ? std::string("script") : std::string("generator")) << ", "
                       << records << " records)\n";
         } else if (*sweep) {
+            sweep_options.check = check_wanted(sweep_options.check);
             std::cout << run_sweep(sweep_options, log_level);
         } else if (*report) {
             const std::string written = write_report(report_dir, report_file);
@@ -168,6 +185,7 @@ int cli_main(int argc, char** argv) {
         return fail(e.what());
     } catch (const RunError& e) {
         return fail(e.what());
+
     } catch (const workloads::WorkloadError& e) {
         return fail(e.what());
     } catch (const ReportError& e) {

@@ -34,7 +34,7 @@ std::vector<std::string> split_values(const std::string& text) {
 }
 
 json run_compare(const std::string& config_path, const std::vector<Override>& overrides,
-                 const std::vector<std::string>& varies) {
+                 const std::vector<std::string>& varies, bool check_invariants) {
     if (varies.empty()) throw ConfigError("--vary: give KEY=V1,V2[,...], e.g. --vary kernel.contpte=false,true");
     // Each --vary is KEY=V1,V2,...; repeated ones are varied together, value i of each in run i.
     std::vector<std::string> keys;
@@ -68,6 +68,7 @@ json run_compare(const std::string& config_path, const std::vector<Override>& ov
             label += (k == 0 ? "" : " / ") + columns[k][i];
         }
         configs.push_back(load_config(config_path, all));
+        configs.back().check_invariants = check_invariants;
         labels.push_back(label);
     }
     std::string key_label;

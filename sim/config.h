@@ -34,6 +34,9 @@ struct RunConfig {
     kernel::KernelConfig kernel;
     WorkloadConfig workload;
     std::uint64_t seed = 1;
+    // Run the page-table invariant checker after every kernel operation (`--check`). Not part
+    // of the config: it changes no figure, it only stops a run whose tables are wrong.
+    bool check_invariants = false;
 };
 
 // One override: KEY=VALUE, VALUE parsed as JSON when it parses, else taken as a string.

@@ -45,7 +45,8 @@ nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timelin
     log->info("running {} on {} ({} core(s)), kernel {}", config.source, config.platform.name, config.platform.cores,
               config.kernel.version.name());
     const bool allow_syscall_errors = config.workload.is_script && config.workload.script->allow_errors;
-    platforms::Platform platform(config.platform, config.kernel, std::move(threads), allow_syscall_errors);
+    platforms::Platform platform(config.platform, config.kernel, std::move(threads), allow_syscall_errors,
+                                 config.check_invariants);
     if (timeline != nullptr) platform.kernel().set_timeline(timeline);
     sc_core::sc_start();
     for (unsigned i = 0; i < platform.cores(); ++i) {
@@ -60,6 +61,9 @@ nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timelin
                            "op that starts it (was it cut short by workload.max_records?)");
         throw RunError("core " + std::to_string(i) + " did not finish its workload");
     }
+    if (const check::InvariantChecker* checker = platform.checker())
+        log->info("invariant checker: the page tables and TLBs held after each of {} kernel operations",
+                  checker->ops_checked());
     nlohmann::json stats = collect_stats(config, platform);
     log->info("done: {} records, {} cycles", stats["workload"]["records"].get<std::uint64_t>(),
               stats["cycles"].get<std::uint64_t>());

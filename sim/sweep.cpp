@@ -343,6 +343,7 @@ std::string run_sweep(const SweepOptions& options, const std::string& log_level)
                 for (std::size_t d = 0; d < plan.grid.size(); ++d)
                     args.insert(args.end(), {"--set", plan.grid[d].key + "=" + plan.grid[d].texts[p.value[d]]});
                 args.insert(args.end(), {"--out", folder.string()});
+                if (options.check) args.push_back("--check");
                 try {
                     running[children.spawn(program, args, (folder / "stderr.txt").string())] = todo[next - 1];
                 } catch (const RunError& e) {

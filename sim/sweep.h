@@ -19,6 +19,7 @@ struct SweepOptions {
     int jobs = -1;                     // points run at once; -1: the number of online CPUs
     std::string out = "mmusim-sweep";
     bool json = false;                 // print results.json instead of the summary
+    bool check = false;                // every point runs with --check
 };
 
 // Registers the `sweep` subcommand with its options.

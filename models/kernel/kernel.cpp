@@ -175,6 +175,7 @@ void Kernel::fold_scan() {
     m_delay += cycles_to_time(m_config.costs.context_switch);
     m_lazy.context_switch();
     op_end("fold_scan");
+    if (m_checker != nullptr) m_checker->after_op("fold_scan");
 }
 
 int Kernel::syscall(const Syscall& call) {
@@ -184,6 +185,7 @@ int Kernel::syscall(const Syscall& call) {
     const int r = dispatch(call);
     const std::string name = op_name(call);
     op_end(name, err::name(r));
+    if (m_checker != nullptr) m_checker->after_op(name);
     m_log->debug("process {}: {} [{:#x}, +{:#x}) = {}", call.process, name, call.addr, call.len, err::name(r));
     return r;
 }
@@ -202,6 +204,7 @@ const char* Kernel::fault(unsigned process, const FaultRequest& request) {
     }
     ++m_stats.faults_by_handler[path];
     op_end("fault");
+    if (m_checker != nullptr) m_checker->after_op("fault");
     return path;
 }
 

@@ -27,6 +27,7 @@
 #include "models/kernel/lazy_mmu.h"
 #include "models/kernel/mm.h"
 #include "models/kernel/mm_ops.h"
+#include "models/kernel/op_checker.h"
 #include "models/kernel/page_alloc.h"
 #include "models/kernel/page_cache.h"
 #include "models/kernel/pgtable.h"
@@ -62,10 +63,15 @@ public:
     void set_smp(SmpState* smp);
     // Records the kernel's events in `timeline` (null: none), which must outlive the run.
     void set_timeline(Timeline* timeline);
+    // Calls `checker` after every operation that returns (null: none); it must outlive the run.
+    void set_checker(OpChecker* checker) { m_checker = checker; }
     const KernelStats& stats() const { return m_stats; }
     const LazyMmuStats& lazy_stats() const { return m_lazy.stats(); }
     Mm& mm(unsigned process = 0);
     bool has_process(unsigned process) const { return m_processes.count(process) != 0; }
+    const std::map<unsigned, std::unique_ptr<Mm>>& processes() const { return m_processes; }
+    // init_mm, once the kernel has started (null before).
+    const Mm* init_mm() const { return m_kmap ? &m_kmap->init_mm() : nullptr; }
 
     // One pass of the background fold scanner (fold_policy "scanner"), counted as "fold_scan".
     void fold_scan();
@@ -139,6 +145,7 @@ private:
     unsigned m_call_core = 0;
 
     Timeline* m_timeline = nullptr;
+    OpChecker* m_checker = nullptr;
 };
 
 }  // namespace mmusim::kernel

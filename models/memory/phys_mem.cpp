@@ -34,6 +34,7 @@ unsigned PhysMem::transport_dbg(int /*initiator*/, tlm::tlm_generic_payload& tra
             std::memcpy(&value, trans.get_data_ptr() + off, 8);
             // Untouched memory reads as zero, so clearing need not create storage.
             if (value != 0 || m_pages.count((pa + off) >> kPageShift) != 0) poke(pa + off, value);
+            else log_store(pa + off, 0, 0);
         }
     }
     return length;
@@ -54,7 +55,16 @@ std::uint64_t PhysMem::peek(std::uint64_t pa) const {
     return it == m_pages.end() ? 0 : it->second->words[(pa >> 3) & (kWordsPerPage - 1)];
 }
 
-void PhysMem::poke(std::uint64_t pa, std::uint64_t value) { *word(pa, true) = value; }
+void PhysMem::poke(std::uint64_t pa, std::uint64_t value) {
+    std::uint64_t* w = word(pa, true);
+    log_store(pa, *w, value);
+    *w = value;
+}
+
+const std::uint64_t* PhysMem::page_words(std::uint64_t pa) const {
+    const auto it = m_pages.find(pa >> kPageShift);
+    return it == m_pages.end() ? nullptr : it->second->words;
+}
 
 void PhysMem::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
     const std::uint64_t pa = trans.get_address();
@@ -70,13 +80,22 @@ void PhysMem::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc
         std::uint64_t* w = word(pa, true);
         atomic->old = *w;
         atomic->stored = atomic->op == AtomicExt::Op::Exchange || *w == atomic->expected;
-        if (atomic->stored) *w = atomic->value;
+        if (atomic->stored) {
+            if (walker == nullptr) log_store(pa, *w, atomic->value);
+            *w = atomic->value;
+        }
     } else if (trans.is_read()) {
         const std::uint64_t* w = word(pa, false);
         const std::uint64_t value = w ? *w : 0;
         std::memcpy(trans.get_data_ptr(), &value, 8);
     } else if (trans.is_write()) {
-        std::memcpy(word(pa, true), trans.get_data_ptr(), 8);
+        std::uint64_t* w = word(pa, true);
+        if (walker == nullptr && m_log_on) {
+            std::uint64_t value = 0;
+            std::memcpy(&value, trans.get_data_ptr(), 8);
+            log_store(pa, *w, value);
+        }
+        std::memcpy(w, trans.get_data_ptr(), 8);
     } else {
         trans.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
         return;

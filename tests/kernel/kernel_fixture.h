@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "models/arch/descriptor.h"
+#include "models/check/invariant_checker.h"
 #include "models/dvm/dvm.h"
 #include "models/kernel/kernel.h"
 #include "models/kernel/kernel_error.h"
@@ -63,12 +64,18 @@ protected:
         dummy_core->to_kernel.bind(kernel->socket);
         Mm& mm = kernel->create_user_mm(1, c.auto_layout);
         mmu_->set_context(mm.pgd_pa, mm.asid);
+        // Every system call, and every fault through fault(), is followed by the invariant
+        // checker, as in a `--check` run.
+        checker = std::make_unique<check::InvariantChecker>(*kernel, *mem, std::vector<const mmu::Mmu*>{mmu_.get()});
+        kernel->set_checker(checker.get());
         sc_core::sc_start(sc_core::SC_ZERO_TIME);
     }
 
     const char* fault(std::uint64_t va, arch::Access access, arch::FaultKind kind = arch::FaultKind::Translation,
                       unsigned process = 0) {
-        return kernel->faults().handle_mm_fault(kernel->mm(process), FaultRequest{va, access, kind, 3});
+        const char* path = kernel->faults().handle_mm_fault(kernel->mm(process), FaultRequest{va, access, kind, 3});
+        checker->after_op("fault");
+        return path;
     }
 
     // System calls of process 0 (or `process`), as a script would make them.
@@ -208,6 +215,16 @@ protected:
     };
 
     void TearDown() override {
+        // The state a test leaves behind must hold the invariants too, unless the test stops
+        // half-way through an operation on purpose (a primitive called alone).
+        if (checker != nullptr && !ends_mid_operation) {
+            try {
+                checker->after_op("the end of the test");
+            } catch (const check::InvariantViolation& e) {
+                ADD_FAILURE() << e.what();
+            }
+        }
+        checker.reset();
         dummy_core.reset();
         mmu_.reset();
         kernel.reset();
@@ -220,8 +237,10 @@ protected:
     std::unique_ptr<Kernel> kernel;
     std::unique_ptr<mmu::Mmu> mmu_;
     std::unique_ptr<DummyInitiator> dummy_core;
+    std::unique_ptr<check::InvariantChecker> checker;
     KernelStats before;
     bool conflict_abort = true;
+    bool ends_mid_operation = false;  // the test leaves a transient state: skip the final check
 };
 
 }  // namespace mmusim::kernel::testing

@@ -499,6 +499,7 @@ TEST_F(HafdbsStaleEntry, StoreAfterAWriteProtectIsAPermissionFault) {
 TEST_F(HafdbsStaleEntry, StoreAfterAClearIsATranslationFault) {
     cached_clean_page();
     (void)kernel->pgtable().__ptep_get_and_clear(pte_pa(kBlock));  // no TLBI yet
+    ends_mid_operation = true;  // the clear's TLBI never comes
     mark_mmu();
     const mmu::TranslationExt r = translate(kBlock, arch::Access::Store);
     EXPECT_EQ(r.fault, arch::FaultKind::Translation);

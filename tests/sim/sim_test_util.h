@@ -39,7 +39,9 @@ private:
 inline nlohmann::json run_json(const TempDir& dir, const nlohmann::json& config,
                                const std::vector<Override>& overrides = {}) {
     const std::string path = dir.file("config.json", config.dump(2));
-    return run_simulation(load_config(path, overrides));
+    RunConfig rc = load_config(path, overrides);
+    rc.check_invariants = true;  // every test run checks the model's invariants
+    return run_simulation(rc);
 }
 
 }  // namespace mmusim::sim::testing
