@@ -1,0 +1,110 @@
+// TLB maintenance and userfaultfd rules that changed between kernel versions, each checked on
+// both sides of the release that changed it: the two forms of the REPEAT_TLBI workaround
+// (arch/arm64/include/asm/tlbflush.h), flush_tlb_kernel_range before and after v6.13, the
+// erratum 2645198 flush of modify_prot_start_ptes before and after v6.17
+// (arch/arm64/mm/mmu.c), and arm64 uffd-wp from v6.10 (fs/userfaultfd.c).
+#include "tests/kernel/scenario_fixture.h"
+
+namespace mmusim::kernel::testing {
+namespace {
+
+using arch::TlbiOp;
+
+constexpr std::uint64_t kBlock = KernelScenario::kScriptBase;
+constexpr std::uint64_t kPage = 4096;
+
+class TlbVersions : public KernelScenario {
+protected:
+    void setup(const char* version, bool repeat_tlbi, bool tlbirange = true, bool kpti = false) {
+        KernelConfig c = scripted(version);
+        c.repeat_tlbi = repeat_tlbi;
+        c.tlbirange = tlbirange;
+        c.kpti = kpti;
+        build(c);
+    }
+    TlbFlush& flush() { return kernel->tlb_flush(); }
+    const Mm& mm() { return kernel->mm(); }
+};
+
+// --- 2. REPEAT_TLBI --------------------------------------------------------------------------
+
+// Up to v6.19 __TLBI_0/__TLBI_1 carry the workaround: every TLBI is TLBI; DSB ISH; TLBI,
+// on the sync and nosync paths, for local ops and KPTI's user ops too.
+TEST_F(TlbVersions, RepeatTlbiRepeatsEveryTlbiUpTo619) {
+    for (const char* version : {"6.9", "6.19"}) {
+        SCOPED_TRACE(version);
+        setup(version, true);
+        mark();
+        flush().flush_tlb_page(mm(), kBlock);
+        Delta d = delta();
+        EXPECT_EQ(d.tlbi_op(TlbiOp::VALE1IS), 2u);
+        EXPECT_EQ(d.dsb_ishst, 1u);
+        EXPECT_EQ(d.dsb_ish, 2u);  // between the pair, and the completion
+        mark();
+        flush().flush_tlb_page_nosync(mm(), kBlock);
+        d = delta();
+        EXPECT_EQ(d.tlbi_op(TlbiOp::VALE1IS), 2u);
+        EXPECT_EQ(d.dsb_ish, 1u);  // the one inside the pair
+        mark();
+        // 17 pages with FEAT_TLBIRANGE: one range op and one single op, each repeated.
+        flush().flush_tlb_range(mm(), kBlock, kBlock + 17 * kPage, kPage, true, 3);
+        d = delta();
+        EXPECT_EQ(d.tlbi_op(TlbiOp::RVALE1IS), 2u);
+        EXPECT_EQ(d.tlbi_op(TlbiOp::VALE1IS), 2u);
+        EXPECT_EQ(d.dsb_ish, 3u);
+        EXPECT_FALSE(flush().arch_tlbbatch_should_defer());  // reclaim does not batch
+    }
+    // The v6.19 local flush: its TLBI is repeated too, with a DSB ISH in between.
+    mark();
+    flush().local_flush_tlb_page(mm(), kBlock);
+    const Delta d = delta();
+    EXPECT_EQ(d.tlbi_op(TlbiOp::VALE1), 2u);
+    EXPECT_EQ(d.dsb_ish, 1u);
+    EXPECT_EQ(d.dsb_nshst, 1u);
+    EXPECT_EQ(d.dsb_nsh, 1u);
+    // KPTI: both the kernel-ASID and the user-ASID op are repeated.
+    setup("6.19", true, true, true);
+    mark();
+    flush().flush_tlb_page(mm(), kBlock);
+    EXPECT_EQ(delta().tlbi_op(TlbiOp::VALE1IS), 4u);
+    EXPECT_EQ(delta().dsb_ish, 3u);
+}
+
+// The current tree ("arm64: tlb: Optimize ARM64_WORKAROUND_REPEAT_TLBI"): one TLBI VALE1IS
+// and DSB ISH after each broadcast completion, none on nosync or local paths.
+TEST_F(TlbVersions, RepeatTlbiAddsOneTlbiPerSyncPointInTheCurrentTree) {
+    setup("current", true);
+    mark();
+    flush().flush_tlb_page_nosync(mm(), kBlock);
+    Delta d = delta();
+    EXPECT_EQ(d.tlbi, 1u);
+    EXPECT_EQ(d.dsb_ish, 0u);
+    mark();
+    flush().flush_tlb_range(mm(), kBlock, kBlock + 17 * kPage, kPage, true, 3);
+    d = delta();
+    EXPECT_EQ(d.tlbi_op(TlbiOp::RVALE1IS), 1u);
+    EXPECT_EQ(d.tlbi_op(TlbiOp::VALE1IS), 1u + 1u);  // the single op and the extra one
+    EXPECT_EQ(d.dsb_ish, 2u);
+    mark();
+    flush().local_flush_tlb_page(mm(), kBlock);
+    d = delta();
+    EXPECT_EQ(d.tlbi, 1u);
+    EXPECT_EQ(d.dsb_ish, 0u);
+    EXPECT_TRUE(flush().arch_tlbbatch_should_defer());
+}
+
+TEST_F(TlbVersions, WithoutRepeatTlbiEachTlbiIsIssuedOnce) {
+    for (const char* version : {"6.9", "current"}) {
+        SCOPED_TRACE(version);
+        setup(version, false);
+        mark();
+        flush().flush_tlb_range(mm(), kBlock, kBlock + 17 * kPage, kPage, true, 3);
+        const Delta d = delta();
+        EXPECT_EQ(d.tlbi, 2u);
+        EXPECT_EQ(d.dsb_ish, 1u);
+        EXPECT_TRUE(flush().arch_tlbbatch_should_defer());
+    }
+}
+
+}  // namespace
+}  // namespace mmusim::kernel::testing
