@@ -176,6 +176,24 @@ void TlbFlush::flush_tlb_all() {
 void TlbFlush::flush_tlb_kernel_range(std::uint64_t start, std::uint64_t end) {
     const arch::Geometry& geo = arch::geometry(m_config.granule);
     const std::uint64_t page = geo.page_size();
+    if (!m_config.version.at_least(6, 13)) {
+        // Before "arm64: optimize flush tlb kernel range" (a923705c69f7, v6.13): more than
+        // MAX_TLBI_OPS (PTRS_PER_PTE) pages of the unrounded range escalate to flush_tlb_all;
+        // otherwise one VAALE1IS per page, whatever FEAT_TLBIRANGE says. The loop runs over
+        // the TLBI operand (VA >> 12) in steps of one page.
+        if (end - start > geo.ptrs_per_table() * page) {
+            flush_tlb_all();
+            return;
+        }
+        barrier(Barrier::DsbIshst);
+        const std::uint64_t step = page >> 12;
+        for (std::uint64_t a = start >> 12; a < end >> 12; a += step) tlbi(TlbiOp::VAALE1IS, 0, a << 12, 0, 0);
+        sync_point(false);
+        barrier(Barrier::Isb);
+        return;
+    }
+    // v6.13 on: rounded to pages, the user-range escalation rule (flush_tlb_all past it) and
+    // the range ops of __flush_tlb_range_op with FEAT_TLBIRANGE.
     start &= ~(page - 1);
     end = (end + page - 1) & ~(page - 1);
     const std::uint64_t pages = (end - start) >> geo.page_shift;

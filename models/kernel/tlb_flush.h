@@ -84,7 +84,7 @@ public:
         flush_tlb_range(mm, start, end, stride, RangeFlags{last_level, tlb_level, true, false});
     }
     // flush_tlb_kernel_range: DSB.ISHST, VAALE1IS ops (flush_tlb_all past the threshold),
-    // DSB.ISH, ISB.
+    // DSB.ISH, ISB; per page up to v6.12, range ops from v6.13.
     void flush_tlb_kernel_range(std::uint64_t start, std::uint64_t end);
     // flush_tlb_all: DSB.ISHST, TLBI VMALLE1IS, DSB.ISH, ISB.
     void flush_tlb_all();

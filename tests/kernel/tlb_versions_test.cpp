@@ -106,5 +106,60 @@ TEST_F(TlbVersions, WithoutRepeatTlbiEachTlbiIsIssuedOnce) {
     }
 }
 
+// --- 3. flush_tlb_kernel_range ---------------------------------------------------------------
+
+constexpr std::uint64_t kKernelVa = KernelMappings::kVmallocBase;
+
+// Up to v6.12: one VAALE1IS per page even with FEAT_TLBIRANGE; flush_tlb_all only when the
+// range is more than MAX_TLBI_OPS (512) pages.
+TEST_F(TlbVersions, FlushTlbKernelRangeIsPerPageUpTo612) {
+    for (const bool tlbirange : {true, false}) {
+        SCOPED_TRACE(tlbirange);
+        setup("6.12", false, tlbirange);
+        mark();
+        flush().flush_tlb_kernel_range(kKernelVa, kKernelVa + 16 * kPage);
+        Delta d = delta();
+        EXPECT_EQ(d.tlbi_op(TlbiOp::VAALE1IS), 16u);
+        EXPECT_EQ(d.tlbi, 16u);
+        EXPECT_EQ(d.dsb_ishst, 1u);
+        EXPECT_EQ(d.dsb_ish, 1u);
+        EXPECT_EQ(d.isb, 1u);
+        mark();
+        flush().flush_tlb_kernel_range(kKernelVa, kKernelVa + 512 * kPage);  // exactly the limit
+        d = delta();
+        EXPECT_EQ(d.tlbi_op(TlbiOp::VAALE1IS), 512u);
+        EXPECT_EQ(d.tlbi_op(TlbiOp::VMALLE1IS), 0u);
+        mark();
+        flush().flush_tlb_kernel_range(kKernelVa, kKernelVa + 513 * kPage);
+        d = delta();
+        EXPECT_EQ(d.tlbi_op(TlbiOp::VMALLE1IS), 1u);
+        EXPECT_EQ(d.tlbi, 1u);
+    }
+}
+
+// From v6.13 ("arm64: optimize flush tlb kernel range"): range ops with FEAT_TLBIRANGE, and
+// the user-range rule without it (512 pages or more: flush_tlb_all).
+TEST_F(TlbVersions, FlushTlbKernelRangeUsesRangeOpsFrom613) {
+    for (const char* version : {"6.13", "current"}) {
+        SCOPED_TRACE(version);
+        setup(version, false, true);
+        mark();
+        flush().flush_tlb_kernel_range(kKernelVa, kKernelVa + 16 * kPage);
+        Delta d = delta();
+        EXPECT_EQ(d.tlbi_op(TlbiOp::RVAALE1IS), 1u);
+        EXPECT_EQ(d.tlbi, 1u);
+        EXPECT_EQ(d.isb, 1u);
+        setup(version, false, false);
+        mark();
+        flush().flush_tlb_kernel_range(kKernelVa, kKernelVa + 512 * kPage);
+        d = delta();
+        EXPECT_EQ(d.tlbi_op(TlbiOp::VMALLE1IS), 1u);
+        EXPECT_EQ(d.tlbi, 1u);
+        mark();
+        flush().flush_tlb_kernel_range(kKernelVa, kKernelVa + 511 * kPage);
+        EXPECT_EQ(delta().tlbi_op(TlbiOp::VAALE1IS), 511u);
+    }
+}
+
 }  // namespace
 }  // namespace mmusim::kernel::testing
