@@ -12,6 +12,8 @@ using arch::TlbiOp;
 
 constexpr std::uint64_t kBlock = KernelScenario::kScriptBase;
 constexpr std::uint64_t kPage = 4096;
+constexpr unsigned kRW = kProtRead | kProtWrite;
+constexpr unsigned kRWX = kProtRead | kProtWrite | kProtExec;
 
 class TlbVersions : public KernelScenario {
 protected:
@@ -159,6 +161,75 @@ TEST_F(TlbVersions, FlushTlbKernelRangeUsesRangeOpsFrom613) {
         flush().flush_tlb_kernel_range(kKernelVa, kKernelVa + 511 * kPage);
         EXPECT_EQ(delta().tlbi_op(TlbiOp::VAALE1IS), 511u);
     }
+}
+
+// --- 4. Erratum 2645198 ----------------------------------------------------------------------
+
+// From v6.17 the batched modify_prot_start_ptes passes nr * PAGE_SIZE as the end of its
+// flush: the range wraps and the kernel flushes the whole mm (ASIDE1IS). Scenario 35.
+TEST_F(TlbVersions, Erratum2645198FlushesTheWholeMmFrom617) {
+    for (const char* version : {"6.17", "current"}) {
+        SCOPED_TRACE(version);
+        KernelConfig c = scripted(version);
+        c.erratum_2645198 = true;
+        build(c);
+        ASSERT_EQ(mmap_anon(kBlock, 2u << 20, kRWX), 0);
+        ASSERT_STREQ(fault(kBlock, arch::Access::Store), "anon_folio_large");
+        mark();
+        ASSERT_EQ(mprotect(kBlock, 16 * kPage, kRW), 0);
+        const Delta d = delta();
+        EXPECT_EQ(d.converts, 0u);
+        EXPECT_EQ(d.tlbi_op(TlbiOp::ASIDE1IS), 1u);  // the immediate flush_tlb_mm
+        EXPECT_EQ(d.tlbi_op(TlbiOp::RVALE1IS), 1u);  // the deferred gather flush
+        EXPECT_EQ(d.tlbi, 2u);
+        EXPECT_EQ(d.dsb_ish, 2u);
+    }
+}
+
+// Up to v6.16 ptep_modify_prot_start reads the entry with ptep_get to test it for exec, then
+// clears and flushes that one page (ptep_clear_flush): one more R and one page TLBI.
+TEST_F(TlbVersions, Erratum2645198ReadsAndFlushesEachEntryUpTo616) {
+    const auto mprotect_one_exec_page = [&](bool erratum) {
+        KernelConfig c = scripted("6.16");
+        c.mthp_orders.clear();
+        c.erratum_2645198 = erratum;
+        build(c);
+        EXPECT_EQ(mmap_anon(kBlock, 2u << 20, kRWX), 0);
+        EXPECT_STREQ(fault(kBlock, arch::Access::Store), "anon_folio_order0");
+        mark();
+        EXPECT_EQ(mprotect(kBlock, kPage, kRW), 0);
+        return delta();
+    };
+    const Delta off = mprotect_one_exec_page(false);
+    const Delta on = mprotect_one_exec_page(true);
+    EXPECT_EQ(on.R, off.R + 1);
+    EXPECT_EQ(on.X, off.X);
+    EXPECT_EQ(on.tlbi_op(TlbiOp::VALE1IS), off.tlbi_op(TlbiOp::VALE1IS) + 1);  // flush_tlb_page
+    EXPECT_EQ(on.tlbi_op(TlbiOp::ASIDE1IS), 0u);
+    EXPECT_EQ(on.dsb_ishst, off.dsb_ishst + 1);
+    EXPECT_EQ(on.dsb_ish, off.dsb_ish + 1);
+}
+
+// A folded block on v6.16: entry by entry, the first ptep_get reads the whole block, the
+// first clear unfolds it, every entry is flushed on its own; the last commit refolds.
+TEST_F(TlbVersions, Erratum2645198OnAFoldedBlockUpTo616) {
+    const auto mprotect_block = [&](bool erratum) {
+        KernelConfig c = scripted("6.16");
+        c.erratum_2645198 = erratum;
+        build(c);
+        EXPECT_EQ(mmap_anon(kBlock, 2u << 20, kRWX), 0);
+        EXPECT_STREQ(fault(kBlock, arch::Access::Store), "anon_folio_large");
+        mark();
+        EXPECT_EQ(mprotect(kBlock, 16 * kPage, kRW), 0);
+        return delta();
+    };
+    const Delta off = mprotect_block(false);
+    const Delta on = mprotect_block(true);
+    EXPECT_EQ(on.converts, 2u);  // unfold at entry 0, fold at entry 15, as without the erratum
+    EXPECT_EQ(off.converts, 2u);
+    EXPECT_EQ(on.R, off.R + 17 + 15);  // ptep_get: the folded entry 0 (1 + 16), then 1 each
+    EXPECT_EQ(on.tlbi_op(TlbiOp::VALE1IS), 16u);
+    EXPECT_EQ(on.tlbi_op(TlbiOp::RVALE1IS), off.tlbi_op(TlbiOp::RVALE1IS));
 }
 
 }  // namespace
