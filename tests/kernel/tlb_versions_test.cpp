@@ -232,5 +232,29 @@ TEST_F(TlbVersions, Erratum2645198OnAFoldedBlockUpTo616) {
     EXPECT_EQ(on.tlbi_op(TlbiOp::RVALE1IS), off.tlbi_op(TlbiOp::RVALE1IS));
 }
 
+// --- 5. arm64 uffd-wp from v6.10 -------------------------------------------------------------
+
+TEST_F(TlbVersions, UffdWpRegisterIsEinvalOn69) {
+    build(scripted("6.9"));
+    ASSERT_EQ(mmap_anon(kBlock, 2u << 20), 0);
+    EXPECT_EQ(uffd_register_wp(kBlock, 16 * kPage), -err::kEinval);
+    EXPECT_FALSE(kernel->mm().find_vma(kBlock)->flags.uffd_wp);
+    EXPECT_EQ(kernel->mm().vmas.size(), 1u);  // refused before the VMA is split
+    EXPECT_EQ(kernel->stats().by_op.at("uffd_register").results.at("EINVAL"), 1u);
+    // Missing mode alone is supported; write-protect calls then find no wp VMA (ENOENT).
+    Syscall missing{};
+    missing.op = SyscallOp::UffdRegister;
+    missing.addr = kBlock;
+    missing.len = 16 * kPage;
+    missing.uffd_missing = true;
+    EXPECT_EQ(sys(missing), 0);
+    EXPECT_EQ(uffd_wp(kBlock, 16 * kPage), -err::kEnoent);
+    // 6.10 has it.
+    build(scripted("6.10"));
+    ASSERT_EQ(mmap_anon(kBlock, 2u << 20), 0);
+    EXPECT_EQ(uffd_register_wp(kBlock, 16 * kPage), 0);
+    EXPECT_TRUE(kernel->mm().find_vma(kBlock)->flags.uffd_wp);
+}
+
 }  // namespace
 }  // namespace mmusim::kernel::testing
