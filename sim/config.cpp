@@ -338,6 +338,17 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
         } catch (const workloads::ScriptError& e) {
             fail(where, e.what());
         }
+        // A register for write-protect on a kernel without arm64 uffd-wp: Linux answers EINVAL
+        // (the kernel model does too). Unless the script counts failures, say why now,
+        // before the run, rather than stopping at the call.
+        if (!kernel::pgtable_supports_uffd_wp(kc.version) && !wc.script->allow_errors)
+            for (const kernel::Syscall& sc : wc.script->syscalls)
+                if (sc.op == kernel::SyscallOp::UffdRegister && sc.uffd_wp)
+                    fail(where, sc.origin + ".mode: \"wp\" asks for userfaultfd write-protect, which arm64 Linux has only "
+                                            "from 6.10 (HAVE_ARCH_USERFAULTFD_WP); with kernel.version " +
+                                    kc.version.name() +
+                                    " UFFDIO_REGISTER answers EINVAL. Allowed: \"missing\" alone, kernel.version 6.10 or "
+                                    "later, or workload.script.allow_errors true to count the EINVAL and go on");
         // The resolved config shows the defaults of the script's top level too.
         json& resolved = rc.resolved["workload"]["script"];
         if (!resolved.contains("allow_errors")) resolved["allow_errors"] = false;

@@ -26,4 +26,8 @@ private:
     int m_code = 617;
 };
 
+// pgtable_supports_uffd_wp(): arm64 selects HAVE_ARCH_USERFAULTFD_WP (PTE_UFFD_WP) from v6.10
+// ("arm64/mm: Add uffd write-protect support"); before, UFFDIO_REGISTER_MODE_WP is EINVAL.
+inline bool pgtable_supports_uffd_wp(const KernelVersion& v) { return v.at_least(6, 10); }
+
 }  // namespace mmusim::kernel

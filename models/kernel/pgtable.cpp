@@ -256,12 +256,37 @@ int Pgtable::ptep_set_access_flags(const Mm& mm, std::uint64_t addr, std::uint64
     return contpte_ptep_set_access_flags(mm, addr, ptep, entry, dirty);
 }
 
+Desc Pgtable::ptep_modify_prot_start(const Mm& mm, std::uint64_t addr, std::uint64_t ptep) {
+    // arch/arm64/mm/mmu.c up to v6.16. Erratum 2645198: a change away from executable needs
+    // break-before-make, so an executable entry is cleared and flushed at once (whatever the
+    // new protection; the helper does not know it). The test reads the entry with ptep_get
+    // first (1 R, the whole block on a folded entry), before the clear reads it again.
+    if (m_config.erratum_2645198 && pte_user_exec(ptep_get(ptep))) return ptep_clear_flush(mm, addr, ptep);
+    return ptep_get_and_clear(mm, addr, ptep);
+}
+
 Desc Pgtable::modify_prot_start_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, unsigned nr) {
+    if (!m_config.version.at_least(6, 17)) {
+        // Before "arm64: Add batched versions of ptep_modify_prot_start/commit" (v6.17) core mm
+        // starts one entry at a time (ptep_modify_prot_start);
+        // the generic loop is kept so that any nr gathers A/D as the generic helper does.
+        Desc pte = ptep_modify_prot_start(mm, addr, ptep);
+        for (unsigned i = 1; i < nr; ++i) {
+            const Desc tmp = ptep_modify_prot_start(mm, addr + i * m_geo.page_size(), ptep + 8 * i);
+            if (arch::desc_dirty(tmp)) pte = arch::desc_mkdirty(pte);
+            if (arch::desc_young(tmp)) pte = arch::desc_mkyoung(pte);
+        }
+        return pte;
+    }
     const Desc pte = get_and_clear_full_ptes(mm, addr, ptep, nr);
-    // Erratum 2645198: a change away from executable needs break-before-make, so flush now
-    // (whatever the new protection; the helper does not know it).
+    // Erratum 2645198 from v6.17 ("arm64: Add batched versions of
+    // ptep_modify_prot_start/commit"; unchanged in the current tree): the
+    // kernel calls __flush_tlb_range(vma, addr, nr * PAGE_SIZE, ...), an end below the start
+    // for any user address above nr pages. The unsigned length wraps, the range is "too
+    // large", and the flush escalates to flush_tlb_mm (ASIDE1IS) of the whole address space.
+    // This models what the kernel does, not what was meant (addr + nr * PAGE_SIZE).
     if (m_config.erratum_2645198 && arch::desc_valid(pte) && pte_user_exec(pte))
-        m_flush.flush_tlb_range(mm, addr, addr + nr * m_geo.page_size(), m_geo.page_size(), true, 3);
+        m_flush.flush_tlb_range(mm, addr, nr * m_geo.page_size(), m_geo.page_size(), true, 3);
     return pte;
 }
 

@@ -71,6 +71,7 @@ public:
     void clear_young_dirty_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, unsigned nr, unsigned flags);
     int ptep_set_access_flags(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc entry, bool dirty);
     // mprotect's transaction: v6.17+ batched (nr >= 1), before one entry at a time.
+    Desc ptep_modify_prot_start(const Mm& mm, std::uint64_t addr, std::uint64_t ptep);
     Desc modify_prot_start_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, unsigned nr);
     void modify_prot_commit_ptes(const Mm& mm, std::uint64_t addr, std::uint64_t ptep, Desc pte, unsigned nr);
 

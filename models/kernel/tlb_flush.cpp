@@ -45,7 +45,34 @@ void TlbFlush::emit_pte_barriers() {
     barrier(Barrier::Isb);
 }
 
+bool TlbFlush::repeat_tlbi_each_op() const {
+    // Up to v6.19 the workaround sits in the __TLBI_0/__TLBI_1 asm: an ALTERNATIVE for
+    // ARM64_WORKAROUND_REPEAT_TLBI turns every TLBI (local, nosync and KPTI user ops too)
+    // into TLBI; DSB ISH; TLBI. "arm64: tlb: Optimize ARM64_WORKAROUND_REPEAT_TLBI"
+    // (a8f78680ee6b, after v6.19; in the current tree) removed it from there and put one
+    // TLBI VALE1IS, XZR + DSB ISH after each broadcast completion instead (sync_point).
+    // Stable backports of that commit (e.g. 6.12.y) are not modelled: versions are mainline.
+    return m_config.repeat_tlbi && !m_config.version.at_least(7, 0);
+}
+
+bool TlbFlush::repeat_tlbi_at_sync() const { return m_config.repeat_tlbi && m_config.version.at_least(7, 0); }
+
+bool TlbFlush::arch_tlbbatch_should_defer() const {
+    // Up to v6.19 reclaim does not batch its flushes on REPEAT_TLBI CPUs: with every TLBI
+    // already followed by a DSB ISH, deferring the final DSB saves nothing. The rework
+    // (a8f78680ee6b) made it return true always.
+    return !repeat_tlbi_each_op();
+}
+
 void TlbFlush::tlbi(TlbiOp op, std::uint16_t asid, std::uint64_t va, std::uint64_t bytes, unsigned ttl) {
+    tlbi_instruction(op, asid, va, bytes, ttl);
+    if (repeat_tlbi_each_op()) {
+        barrier(Barrier::DsbIsh);
+        tlbi_instruction(op, asid, va, bytes, ttl);
+    }
+}
+
+void TlbFlush::tlbi_instruction(TlbiOp op, std::uint16_t asid, std::uint64_t va, std::uint64_t bytes, unsigned ttl) {
     if (m_timeline != nullptr) m_timeline->tlbi(op, asid, va, bytes, ttl);
     ++m_stats.tlbi[static_cast<std::size_t>(op)];
     const bool broadcast = arch::tlbi_is_broadcast(op);
@@ -70,9 +97,10 @@ void TlbFlush::user_tlbi(TlbiOp op, std::uint16_t asid, std::uint64_t va, std::u
 
 void TlbFlush::sync_point(bool local) {
     barrier(local ? Barrier::DsbNsh : Barrier::DsbIsh);
-    if (m_config.repeat_tlbi && !local) {
-        // ARM64_WORKAROUND_REPEAT_TLBI: one more TLBI and DSB before relying on completion.
-        tlbi(TlbiOp::VALE1IS, 0, 0, 0, 0);
+    if (repeat_tlbi_at_sync() && !local) {
+        // __tlbi_sync_s1ish (current tree): ARM64_WORKAROUND_REPEAT_TLBI completes broadcast
+        // maintenance with one more TLBI VALE1IS, XZR and DSB ISH; local completion has none.
+        tlbi_instruction(TlbiOp::VALE1IS, 0, 0, 0, 0);
         barrier(Barrier::DsbIsh);
     }
 }
@@ -148,6 +176,24 @@ void TlbFlush::flush_tlb_all() {
 void TlbFlush::flush_tlb_kernel_range(std::uint64_t start, std::uint64_t end) {
     const arch::Geometry& geo = arch::geometry(m_config.granule);
     const std::uint64_t page = geo.page_size();
+    if (!m_config.version.at_least(6, 13)) {
+        // Before "arm64: optimize flush tlb kernel range" (a923705c69f7, v6.13): more than
+        // MAX_TLBI_OPS (PTRS_PER_PTE) pages of the unrounded range escalate to flush_tlb_all;
+        // otherwise one VAALE1IS per page, whatever FEAT_TLBIRANGE says. The loop runs over
+        // the TLBI operand (VA >> 12) in steps of one page.
+        if (end - start > geo.ptrs_per_table() * page) {
+            flush_tlb_all();
+            return;
+        }
+        barrier(Barrier::DsbIshst);
+        const std::uint64_t step = page >> 12;
+        for (std::uint64_t a = start >> 12; a < end >> 12; a += step) tlbi(TlbiOp::VAALE1IS, 0, a << 12, 0, 0);
+        sync_point(false);
+        barrier(Barrier::Isb);
+        return;
+    }
+    // v6.13 on: rounded to pages, the user-range escalation rule (flush_tlb_all past it) and
+    // the range ops of __flush_tlb_range_op with FEAT_TLBIRANGE.
     start &= ~(page - 1);
     end = (end + page - 1) & ~(page - 1);
     const std::uint64_t pages = (end - start) >> geo.page_shift;

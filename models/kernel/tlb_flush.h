@@ -1,7 +1,7 @@
 // TLB maintenance and barriers as the arm64 kernel issues them (spec/kernel.md §3, §4.1):
 // every TLBI is a TLM transaction to the DVM fabric, every barrier a counted, costed event.
-// KPTI doubles each user-ASID TLBI; the REPEAT_TLBI erratum adds a TLBI + DSB.ISH at each
-// completion point.
+// KPTI doubles each user-ASID TLBI; the REPEAT_TLBI erratum repeats every TLBI after a DSB.ISH
+// up to v6.19, and adds one TLBI + DSB.ISH at each broadcast completion in the current tree.
 #pragma once
 
 #include <cstdint>
@@ -53,7 +53,11 @@ public:
     void barrier(Barrier b);
     // emit_pte_barriers(): DSB.ISHST then ISB, making a table store visible to the walker.
     void emit_pte_barriers();
+    // The __tlbi macro: one TLBI, issued as TLBI; DSB.ISH; TLBI under REPEAT_TLBI up to v6.19.
     void tlbi(arch::TlbiOp op, std::uint16_t asid, std::uint64_t va, std::uint64_t bytes, unsigned ttl);
+    // arch_tlbbatch_should_defer: whether reclaim may batch its flushes (false on REPEAT_TLBI
+    // CPUs up to v6.19). Reclaim unmapping (try_to_unmap) is not modelled, so nothing asks yet.
+    bool arch_tlbbatch_should_defer() const;
 
     // flush_tlb_mm: DSB.ISHST, TLBI ASIDE1IS, DSB.ISH.
     void flush_tlb_mm(const Mm& mm);
@@ -80,7 +84,7 @@ public:
         flush_tlb_range(mm, start, end, stride, RangeFlags{last_level, tlb_level, true, false});
     }
     // flush_tlb_kernel_range: DSB.ISHST, VAALE1IS ops (flush_tlb_all past the threshold),
-    // DSB.ISH, ISB.
+    // DSB.ISH, ISB; per page up to v6.12, range ops from v6.13.
     void flush_tlb_kernel_range(std::uint64_t start, std::uint64_t end);
     // flush_tlb_all: DSB.ISHST, TLBI VMALLE1IS, DSB.ISH, ISB.
     void flush_tlb_all();
@@ -93,8 +97,13 @@ private:
     bool range_limit_excess(std::uint64_t start, std::uint64_t end, std::uint64_t stride) const;
     // One user-ASID op, doubled under KPTI.
     void user_tlbi(arch::TlbiOp op, std::uint16_t asid, std::uint64_t va, std::uint64_t bytes, unsigned ttl);
-    // The completion barrier of a sync point (+ the REPEAT_TLBI workaround).
+    // The completion barrier of a sync point (+ the REPEAT_TLBI workaround of the current tree).
     void sync_point(bool local);
+    // One TLBI instruction: counted, costed, sent to the DVM.
+    void tlbi_instruction(arch::TlbiOp op, std::uint16_t asid, std::uint64_t va, std::uint64_t bytes, unsigned ttl);
+    // ARM64_WORKAROUND_REPEAT_TLBI in its two forms (by kernel version).
+    bool repeat_tlbi_each_op() const;
+    bool repeat_tlbi_at_sync() const;
 
     tlm::tlm_initiator_socket<>& m_dvm;
     KernelStats& m_stats;

@@ -7,6 +7,10 @@
 namespace mmusim::kernel {
 
 int MmOps::uffd_register(Mm& mm, const Syscall& call) {
+    // userfaultfd_register: UFFDIO_REGISTER_MODE_WP needs CONFIG_HAVE_ARCH_USERFAULTFD_WP,
+    // which arm64 selects from v6.10 ("arm64/mm: Add uffd write-protect support"); before,
+    // the mode check answers EINVAL ahead of any range check.
+    if (call.uffd_wp && !pgtable_supports_uffd_wp(m_k.config.version)) return -err::kEinval;
     if (!aligned(call.addr) || call.len == 0 || (call.len & (m_k.geo.page_size() - 1)) != 0) return -err::kEinval;
     if (!call.uffd_missing && !call.uffd_wp) return -err::kEinval;
     const std::uint64_t end = call.addr + call.len;

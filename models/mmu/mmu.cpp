@@ -168,11 +168,14 @@ void Mmu::translate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
     if (hit2.entry != nullptr) {
         TlbEntry& e = *hit2.entry;
         // Check (and, for a store through a writable-clean entry, mark dirty) first, so
-        // that the L1 copy carries the updated descriptor; the refill happens either way.
+        // that the L1 copy carries the updated descriptor. An attempt that faults refills
+        // nothing (spec/mmu.md §4), as a walk that faults fills nothing: an L2 hit whose
+        // entry forbids the access counts L2D_TLB and raises the fault, with no first-level
+        // refill. A dirty update that succeeds is no fault: the refill uses the new entry.
         const FaultKind f = use_entry(e, va, access, *ext, delay);
+        if (f != FaultKind::None) return fault(*ext, trans, f, ext->fault_level);
         (ifetch ? m_pmu.L1I_TLB_REFILL : m_pmu.L1D_TLB_REFILL) += 1;
         l1.fill(va, m_asid, e.global(), e.size(), e.region(), e.pa, e.desc, e.desc_pa, e.level);
-        if (f != FaultKind::None) fault(*ext, trans, f, ext->fault_level);
         return;
     }
 

@@ -110,5 +110,32 @@ TEST_F(CliScript, ScriptAndGeneratorTogether) {
     expect_rejected(config, {"workload: has \"generator\" and \"script\"", "give exactly one"});
 }
 
+// arm64 has userfaultfd write-protect from Linux 6.10: on 6.9 a register asking for it is
+// refused before the run, naming the op, unless the script counts failures; then the call
+// is answered EINVAL as Linux answers it, and the script goes on.
+TEST_F(CliScript, UffdWpOn69IsRefusedNamingTheOp) {
+    const json ops = {{{"op", "mmap"}, {"region", "heap"}},
+                      {{"op", "loop"}, {"count", 2}, {"ops", {{{"op", "uffd_register"}, {"region", "heap"}, {"mode", {"missing", "wp"}}},
+                                                              {{"op", "uffd_unregister"}, {"region", "heap"}}}}}};
+    json config = script_config(ops);
+    config["kernel"]["version"] = "6.9";
+    expect_rejected(config, {"workload.script.ops[1].ops[0].mode: \"wp\"", "only from 6.10", "kernel.version 6.9",
+                             "EINVAL", "allow_errors"});
+    config["workload"]["script"]["allow_errors"] = true;
+    write_json(dir / "cfg/run.json", config);
+    CliResult r = mmusim({"run", "cfg/run.json", "--out", "out", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    json doc = json::parse(r.out);
+    EXPECT_EQ(doc["kernel"]["by_op"]["uffd_register"]["results"]["EINVAL"], 2);
+    // The same script on 6.10 registers.
+    config["kernel"]["version"] = "6.10";
+    config["workload"]["script"]["allow_errors"] = false;
+    write_json(dir / "cfg/run.json", config);
+    r = mmusim({"run", "cfg/run.json", "--out", "out2", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    doc = json::parse(r.out);
+    EXPECT_EQ(doc["kernel"]["by_op"]["uffd_register"]["results"]["0"], 2);
+}
+
 }  // namespace
 }  // namespace mmusim::cli_test

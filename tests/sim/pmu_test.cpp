@@ -114,6 +114,56 @@ TEST(PmuCounters, L2HitRefillsL1WithoutAWalk) {
                    {"L1D_TLB_REFILL", 49 + 1}});
 }
 
+// spec/mmu.md §4: an attempt that faults refills nothing, also when it hits in the L2.
+TEST(PmuCounters, L2HitThatFaultsRefillsNothing) {
+    TempDir dir;
+    std::string t;
+    for (int i = 0; i < 49; ++i) {  // zero-page loads; page 0 ends least recent in the L1D
+        char line[32];
+        std::snprintf(line, sizeof line, " L %x,8\n", 0x10000000 + i * 0x1000);
+        t += line;
+    }
+    t += " S 10000000,8\n";  // L1 miss, L2 hit on the read-only zero-page entry
+    dir.file("t.lackey", t);
+    const json s = run_json(dir, config({{"mthp", json::array()}}));
+    // Each load: miss, miss, walk fault; miss, miss, walk ok (refills). The store: miss, L2
+    // hit that forbids it (a permission fault, no L1 refill); wp_page_copy flushes the page;
+    // miss, miss, walk ok (refills).
+    expect_pmu(s, {{"L1D_TLB", 98 + 2}, {"L2D_TLB", 98 + 2}, {"DTLB_WALK", 98 + 1}, {"L2D_TLB_REFILL", 49 + 1},
+                   {"L1D_TLB_REFILL", 49 + 1}});
+    EXPECT_EQ(s["kernel"]["faults"]["permission"], 1);
+    EXPECT_EQ(s["mmu"]["faults"], 49 + 1);
+}
+
+// A store through a writable-clean L2 entry whose hardware dirty update succeeds takes no
+// fault: the L1 is refilled, with the updated entry.
+TEST(PmuCounters, L2HitWithASuccessfulDirtyUpdateRefillsL1) {
+    const json ops = {
+        {{"op", "mmap"}, {"region", "heap"}, {"prot", "rw"}},
+        {{"op", "access"}, {"region", "heap"}, {"size", "4K"}, {"count", 1}, {"mix", "store"}},
+        {{"op", "madvise"}, {"region", "heap"}, {"size", "4K"}, {"advice", "free"}},  // clean now
+        {{"op", "access"}, {"region", "heap"}, {"size", "4K"}, {"count", 1}, {"mix", "load"}},  // cached clean
+        {{"op", "access"}, {"region", "heap"}, {"offset", "4K"}, {"size", "192K"}, {"stride", "4K"}, {"count", 48},
+         {"mix", "load"}},  // 48 more pages: page 0 leaves the L1D, stays in the L2
+        {{"op", "access"}, {"region", "heap"}, {"size", "4K"}, {"count", 1}, {"mix", "store"}}};
+    const auto run_ops = [](const json& o) {
+        TempDir dir;
+        return run_json(dir, json{{"platform", "neoverse-n1"},
+                                  {"kernel", {{"mthp", json::array()}}},
+                                  {"workload", {{"script", {{"regions", {{{"name", "heap"}, {"size", "2M"}}}}, {"ops", o}}}}}});
+    };
+    json without = ops;
+    without.erase(without.size() - 1);
+    const json a = run_ops(without), b = run_ops(ops);
+    const auto d = [&](const char* key) { return b["pmu"][key].get<std::int64_t>() - a["pmu"][key].get<std::int64_t>(); };
+    EXPECT_EQ(d("L1D_TLB"), 1);
+    EXPECT_EQ(d("L2D_TLB"), 1);
+    EXPECT_EQ(d("L1D_TLB_REFILL"), 1);
+    EXPECT_EQ(d("DTLB_WALK"), 0);
+    EXPECT_EQ(b["mmu"]["hw_dirty_updates"].get<std::int64_t>() - a["mmu"]["hw_dirty_updates"].get<std::int64_t>(), 1);
+    EXPECT_EQ(b["kernel"]["faults"]["total"], a["kernel"]["faults"]["total"]);
+}
+
 TEST(PmuCounters, AnAccessCrossingAPageIsTwoRequests) {
     TempDir dir;
     dir.file("t.lackey", " S 10000ffc,8\n M 10001000,4\n");
