@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -125,6 +126,27 @@ void BM_MultiCore(benchmark::State& state) {
     state.counters["peak_rss_MiB"] = peak_rss_mib();
 }
 BENCHMARK(BM_MultiCore)->Arg(1)->Arg(2)->Arg(4)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+// The invariant checker's cost (`--check`): a shipped config run without it (the anchor) and
+// with it, in the same iteration; check_slowdown is the ratio of the two wall times.
+// Argument 0: configs/zipf.json (2 M generator records, 76 K page faults); 1:
+// configs/jit_wx_flips.json (a script of mprotect flips, faults and fold-scanner passes).
+void BM_InvariantCheck(benchmark::State& state) {
+    const char* name = state.range(0) == 0 ? "zipf.json" : "jit_wx_flips.json";
+    mmusim::sim::RunConfig rc = mmusim::sim::load_config(std::string(MMUSIM_SOURCE_DIR) + "/configs/" + name, {});
+    double off = 0, on = 0;
+    for (auto _ : state) {
+        for (const bool check : {false, true}) {
+            rc.check_invariants = check;
+            const auto start = std::chrono::steady_clock::now();
+            benchmark::DoNotOptimize(mmusim::sim::run_simulation(rc));
+            (check ? on : off) += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        }
+    }
+    state.counters["check_slowdown"] = on / off;
+    state.counters["peak_rss_MiB"] = peak_rss_mib();
+}
+BENCHMARK(BM_InvariantCheck)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(2);
 
 }  // namespace
 

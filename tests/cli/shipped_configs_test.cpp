@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,38 @@ TEST_F(ShippedConfigs, EveryConfigValidatesAndRunsWithADescription) {
             EXPECT_TRUE(doc.contains("description")) << name << " should say what it asks";
         }
     }
+}
+
+TEST_F(ShippedConfigs, EveryConfigRunsWithTheInvariantChecker) {
+    // --check: the page tables and TLBs are checked after every kernel operation of every
+    // shipped config, and the figures are those of a run without it.
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(kConfigs))
+        if (entry.path().extension() == ".json") names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+        const CliResult r = run_mmusim({"--log-level", "info", "run", (kConfigs / name).string(), "--check", "--out",
+                                        (dir / name).string()},
+                                       dir.path());
+        EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+        EXPECT_NE(r.err.find("invariant checker: the page tables and TLBs held after each of"), std::string::npos)
+            << name << ": " << r.err;
+    }
+}
+
+TEST_F(ShippedConfigs, TheInvariantCheckerChangesNoFigure) {
+    // MMUSIM_CHECK=0 turns the checker off for this run only (the test suite sets it to 1).
+    const char* saved = std::getenv("MMUSIM_CHECK");
+    const std::string restore = saved != nullptr ? saved : "";
+    ::setenv("MMUSIM_CHECK", "0", 1);
+    const CliResult off = run_mmusim({"--log-level", "info", "run", (kConfigs / "jit_wx_flips.json").string(), "--json"}, dir.path());
+    ::setenv("MMUSIM_CHECK", restore.c_str(), 1);
+    const CliResult on = run_mmusim({"--log-level", "info", "run", (kConfigs / "jit_wx_flips.json").string(), "--json"}, dir.path());
+    ASSERT_EQ(off.exit_code, 0) << off.err;
+    ASSERT_EQ(on.exit_code, 0) << on.err;
+    EXPECT_EQ(off.err.find("invariant checker"), std::string::npos) << off.err;
+    EXPECT_NE(on.err.find("invariant checker"), std::string::npos) << on.err;
+    EXPECT_EQ(off.out, on.out);  // byte for byte
 }
 
 TEST_F(ShippedConfigs, MprotectChurnUnfoldsAndRefoldsEachTime) {
