@@ -196,14 +196,18 @@ Folio FaultHandler::alloc_anon_folio(VmFault& vmf, std::uint64_t pte_table) {
     // A uffd-armed VMA takes order 0 only: the monitor handles single pages.
     std::vector<unsigned> orders;
     if (!vmf.vma->uffd_armed() && !vmf.uffd_wp_marker) {
-        // Enabled orders whose naturally aligned range lies inside the VMA, highest first.
-        // An instruction fetch with kernel.exec_folios set stands for code read in by
-        // exec_folio_order readahead: that order first, then the enabled ones below it.
+        // thp_vma_allowable_orders (the sysfs mode of each size, MADV_HUGEPAGE and
+        // MADV_NOHUGEPAGE), then thp_vma_suitable_orders: orders whose naturally aligned
+        // range lies inside the VMA, highest first. An instruction fetch with
+        // kernel.exec_folios set stands for code read in by exec_folio_order readahead (page
+        // cache, not governed by the anonymous sysfs modes): that order first, then the
+        // allowed ones below it.
         const int exec = vmf.exec ? m_k.config.exec_folio_order : -1;
+        const std::uint64_t allowed = m_ops.thp_vma_allowable_orders(*vmf.vma);
         std::vector<unsigned> candidates;
         if (exec > 0) candidates.push_back(static_cast<unsigned>(exec));
-        for (auto it = m_k.config.mthp_orders.rbegin(); it != m_k.config.mthp_orders.rend(); ++it)
-            if (exec < 0 || *it < static_cast<unsigned>(exec)) candidates.push_back(*it);
+        for (unsigned order = m_k.geo.bits_per_level; order-- > 1;)
+            if ((allowed >> order & 1) != 0 && (exec < 0 || order < static_cast<unsigned>(exec))) candidates.push_back(order);
         for (const unsigned order : candidates) {
             const std::uint64_t size = m_k.geo.page_size() << order;
             const std::uint64_t start = vmf.address & ~(size - 1);

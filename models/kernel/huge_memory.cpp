@@ -20,6 +20,27 @@ bool MmOps::is_huge_zero_pmd(Desc pmd) const {
     return m_k.huge_zero_pfn != 0 && pmd_leaf(pmd) && arch::desc_pfn(pmd, m_k.geo.page_shift) == m_k.huge_zero_pfn;
 }
 
+std::uint64_t MmOps::thp_vma_allowable_orders(const Vma& vma) const {
+    // include/linux/huge_mm.h thp_vma_allowable_orders (anonymous VMA, TVA_ENFORCE_SYSFS):
+    // the `always` orders, the `madvise` ones in a VM_HUGEPAGE VMA, the `inherit` ones when
+    // the top-level setting enables the VMA (always, or madvise with VM_HUGEPAGE); then
+    // __thp_vma_allowable_orders gives nothing to a VM_NOHUGEPAGE VMA (vma_thp_disabled in
+    // the newer trees). The same in every modelled version: per-size modes came with
+    // 19eaf44954df "mm: thp: support allocation of anonymous multi-size THP" (v6.8).
+    using Thp = KernelConfig::Thp;
+    if (vma.flags.nohugepage || !vma.anonymous()) return 0;
+    const auto bits = [](const std::vector<unsigned>& orders) {
+        std::uint64_t m = 0;
+        for (const unsigned o : orders) m |= std::uint64_t{1} << o;
+        return m;
+    };
+    std::uint64_t mask = bits(m_k.config.mthp_orders);
+    if (vma.flags.hugepage) mask |= bits(m_k.config.mthp_madvise_orders);
+    if (m_k.config.thp == Thp::Always || (vma.flags.hugepage && m_k.config.thp == Thp::Madvise))
+        mask |= bits(m_k.config.mthp_inherit_orders);
+    return mask;
+}
+
 bool MmOps::thp_allowed(const Vma& vma, std::uint64_t addr) const {
     using Thp = KernelConfig::Thp;
     if (m_k.config.thp == Thp::Never || vma.flags.nohugepage) return false;

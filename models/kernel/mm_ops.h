@@ -85,6 +85,9 @@ public:
     // A present PMD leaf (valid or PROT_NONE), as opposed to a table or none.
     static bool pmd_leaf(Desc pmd);
     bool is_huge_zero_pmd(Desc pmd) const;
+    // thp_vma_allowable_orders for the anonymous orders below PMD order (the fault path,
+    // sysfs enforced): a bit per order; none in a VM_NOHUGEPAGE VMA.
+    std::uint64_t thp_vma_allowable_orders(const Vma& vma) const;
     // thp_vma_allowable_order for a PMD-sized anonymous folio at `addr` (the fault path).
     bool thp_allowed(const Vma& vma, std::uint64_t addr) const;
     // __split_huge_pmd: a special PMD is cleared (§6.3), the huge zero folio becomes 512
