@@ -116,7 +116,11 @@ void MmOps::split_huge_pmd(Mm& mm, const Vma& vma, std::uint64_t pmd_entry, std:
     Desc entry = arch::desc_with_pfn(vma.page_prot, arch::desc_pfn(old, m_k.geo.page_shift), m_k.geo.page_shift);
     if (arch::desc_write(old)) entry = arch::desc_mkwrite(entry);
     if (!arch::desc_young(old)) entry = arch::desc_mkold(entry);
-    if (arch::desc_dirty(old)) entry = arch::desc_mkdirty(entry);
+    if (arch::desc_dirty(old)) {
+        entry = arch::desc_mkdirty(entry);
+        // __split_huge_pmd_locked: a dirty PMD makes the folio dirty (folio_set_dirty).
+        m_k.rmap.info(arch::desc_pfn(old, m_k.geo.page_shift)).dirty = true;
+    }
     if (pte_uffd_wp(old)) entry = pte_mkuffd_wp(entry);
     m_k.pgtable.set_ptes(mm, haddr, m_k.tables.pte_offset(table, haddr), entry, nr);
     m_k.tables.pmd_populate(pmd_entry, table);
@@ -196,6 +200,7 @@ void MmOps::madvise_free_huge_pmd(MmuGather& tlb, Mm& mm, std::uint64_t pmd_entr
         ++m_k.stats.madvise_free_skipped;
         return;
     }
+    m_k.rmap.info(arch::desc_pfn(pmd, m_k.geo.page_shift)).dirty = false;  // folio_clear_dirty
     if (!arch::desc_young(pmd) && !arch::desc_dirty(pmd)) return;
     const Desc old = pmdp_invalidate(mm, pmd_entry, haddr);
     m_k.tables.set_pmd_at(pmd_entry, arch::desc_mkclean(arch::desc_mkold(old)));
