@@ -138,7 +138,6 @@ const char* FaultHandler::do_anonymous_page(VmFault& vmf) {
     Mm& mm = *vmf.mm;
     Vma& vma = *vmf.vma;
     const std::uint64_t table = m_k.tables.pte_alloc(vmf.pmd);
-    vma.anon_vma = true;
     if (vmf.use_zero_page && !vmf.uffd_wp_marker && !vma.flags.uffd_missing) {
         // Read fault: map the shared zero page, special, read-only.
         arch::Desc entry = arch::desc_with_pfn(vma.page_prot, m_k.zero_pfn, m_k.geo.page_shift) | kSwSpecial;
@@ -155,12 +154,17 @@ const char* FaultHandler::do_anonymous_page(VmFault& vmf) {
         arch::Desc entry = arch::desc_with_pfn(vma.page_prot, folio.head_pfn, m_k.geo.page_shift);
         if (vma.flags.write) entry = arch::desc_mkwrite(arch::desc_mkdirty(entry));
         vmf.pte = m_k.tables.pte_offset(table, vmf.address);
+        vma.anon_vma = true;  // mfill_atomic: anon_vma_prepare of a private VMA
         m_k.pgtable.set_pte_at(mm, vmf.address, vmf.pte, entry);
         m_k.rmap.add(folio.head_pfn, mm.id, 1);
         ++m_k.stats.uffd_events;
         return "uffd_missing_copy";
     }
 
+    // mm/memory.c do_anonymous_page maps the zero page (above) before it prepares the
+    // anon_vma (vmf_anon_prepare, anon_vma_prepare before v6.9), so a VMA that was only
+    // read has none and fork (copy_page_range / vma_needs_copy) skips its tables.
+    vma.anon_vma = true;
     const Folio folio = alloc_anon_folio(vmf, table);
     const unsigned nr_pages = static_cast<unsigned>(folio.nr_pages());
     const std::uint64_t addr = vmf.address & ~((m_k.geo.page_size() << folio.order) - 1);
@@ -280,10 +284,13 @@ bool FaultHandler::do_fault_around(VmFault& vmf) {
     const std::uint64_t page = m_k.geo.page_size();
     const std::uint64_t window = m_k.config.fault_around_bytes;
     const std::uint64_t pmd_start = vmf.address & ~(m_k.geo.pmd_size() - 1);
-    std::uint64_t from = vmf.address & ~(window - 1);
-    std::uint64_t to = from + window;
-    from = std::max({from, vma.start, pmd_start});
-    to = std::min({to, vma.end, pmd_start + m_k.geo.pmd_size()});
+    // mm/memory.c do_fault_around (PTE indices since v6.4 "mm: refactor
+    // do_fault_around()"): from_pte = max(ALIGN_DOWN(pte_off, nr_pages), pte_off -
+    // min(pte_off, vma_off)), the aligned window start clamped to the VMA and the table;
+    // to_pte = min3(from_pte + nr_pages, PTRS_PER_PTE, VMA end): the window is counted from
+    // the clamped start, so a VMA that starts inside the aligned window gets a full window.
+    const std::uint64_t from = std::max({vmf.address & ~(window - 1), vma.start, pmd_start});
+    const std::uint64_t to = std::min({from + window, vma.end, pmd_start + m_k.geo.pmd_size()});
     const std::uint64_t table = m_k.tables.pte_alloc(vmf.pmd);
     bool mapped_target = false;
     // filemap_map_pages: runs of consecutive cached pages of one folio whose entries are
