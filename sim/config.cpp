@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "models/arch/granule.h"
@@ -230,13 +231,35 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
                             " must be a power of two of at least the base page (" + arch::size_name(geo.page_size()) + ")");
         kc.fault_around_bytes = fa;
     }
-    for (std::size_t i = 0; i < k["mthp"].size(); ++i) {
-        const std::uint64_t size = size_of(k["mthp"][i]);
-        if (size <= geo.page_size() || size >= geo.pmd_size())
-            fail(where, "kernel.mthp[" + std::to_string(i) + "]: " + k["mthp"][i].get<std::string>() +
-                            " is not an mTHP size for the " + arch::granule_name(granule) + " granule; allowed: powers of two above " +
-                            arch::size_name(geo.page_size()) + " and below the PMD size " + arch::size_name(geo.pmd_size()));
-        kc.mthp_orders.push_back(arch::log2_exact(size) - geo.page_shift);
+    {
+        // One list per sysfs mode of hugepages-<size>kB/enabled; a size has one mode only.
+        struct ModeList {
+            const char* key;
+            std::vector<unsigned>* orders;
+        };
+        const ModeList modes[] = {{"mthp", &kc.mthp_orders}, {"mthp_madvise", &kc.mthp_madvise_orders},
+                                  {"mthp_inherit", &kc.mthp_inherit_orders}};
+        std::map<unsigned, std::string> seen;  // order -> "kernel.<key>[i]" that enabled it
+        for (const ModeList& m : modes) {
+            const json& list = k[m.key];
+            for (std::size_t i = 0; i < list.size(); ++i) {
+                const std::string at = std::string("kernel.") + m.key + "[" + std::to_string(i) + "]";
+                const std::uint64_t size = size_of(list[i]);
+                if (size <= geo.page_size() || size >= geo.pmd_size())
+                    fail(where, at + ": " + list[i].get<std::string>() + " is not an mTHP size for the " +
+                                    arch::granule_name(granule) + " granule; allowed: powers of two above " +
+                                    arch::size_name(geo.page_size()) + " and below the PMD size " + arch::size_name(geo.pmd_size()));
+                const unsigned order = arch::log2_exact(size) - geo.page_shift;
+                const auto [it, fresh] = seen.emplace(order, at);
+                if (!fresh && it->second.rfind(at.substr(0, at.find('[')) + "[", 0) != 0)
+                    fail(where, at + ": " + list[i].get<std::string>() + " is also enabled by " + it->second +
+                                    "; a size has one sysfs mode: list it in only one of kernel.mthp (always), "
+                                    "kernel.mthp_madvise (madvise) and kernel.mthp_inherit (inherit)");
+                m.orders->push_back(order);
+            }
+            std::sort(m.orders->begin(), m.orders->end());
+            m.orders->erase(std::unique(m.orders->begin(), m.orders->end()), m.orders->end());
+        }
     }
     kernel::parse_fold_policy(k["fold_policy"].get<std::string>(), kc.fold_policy);  // the schema allows only the names
     kc.fold_scanner.interval_cycles = k["fold_scanner"]["interval"].get<std::uint64_t>();
@@ -256,8 +279,6 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
             kc.exec_folio_order = static_cast<int>(arch::log2_exact(*size) - geo.page_shift);
         }
     }
-    std::sort(kc.mthp_orders.begin(), kc.mthp_orders.end());
-    kc.mthp_orders.erase(std::unique(kc.mthp_orders.begin(), kc.mthp_orders.end()), kc.mthp_orders.end());
 
     platforms::PlatformConfig& pc = rc.platform;
     pc.name = p["name"].get<std::string>();

@@ -122,7 +122,7 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
                             {"thp_fault_alloc", k.thp_fault_alloc}, {"thp_fault_fallback", k.thp_fault_fallback},
                             {"thp_zero_page_mapped", k.thp_zero_page_mapped},
                             {"pagecache_reads", k.pagecache_reads}, {"reclaim_aged", k.reclaim_aged},
-                            {"madvise_free_skipped", k.madvise_free_skipped},
+                            {"madvise_free_skipped", k.madvise_free_skipped}, {"folio_splits", k.folio_splits},
                             {"debug_pagealloc_updates", k.debug_pagealloc_updates},
                             {"set_pte_on_cont_warnings", k.set_pte_on_cont_warnings}}},
                 {"cycles", k.cycles}};

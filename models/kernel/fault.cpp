@@ -138,7 +138,6 @@ const char* FaultHandler::do_anonymous_page(VmFault& vmf) {
     Mm& mm = *vmf.mm;
     Vma& vma = *vmf.vma;
     const std::uint64_t table = m_k.tables.pte_alloc(vmf.pmd);
-    vma.anon_vma = true;
     if (vmf.use_zero_page && !vmf.uffd_wp_marker && !vma.flags.uffd_missing) {
         // Read fault: map the shared zero page, special, read-only.
         arch::Desc entry = arch::desc_with_pfn(vma.page_prot, m_k.zero_pfn, m_k.geo.page_shift) | kSwSpecial;
@@ -155,12 +154,17 @@ const char* FaultHandler::do_anonymous_page(VmFault& vmf) {
         arch::Desc entry = arch::desc_with_pfn(vma.page_prot, folio.head_pfn, m_k.geo.page_shift);
         if (vma.flags.write) entry = arch::desc_mkwrite(arch::desc_mkdirty(entry));
         vmf.pte = m_k.tables.pte_offset(table, vmf.address);
+        vma.anon_vma = true;  // mfill_atomic: anon_vma_prepare of a private VMA
         m_k.pgtable.set_pte_at(mm, vmf.address, vmf.pte, entry);
         m_k.rmap.add(folio.head_pfn, mm.id, 1);
         ++m_k.stats.uffd_events;
         return "uffd_missing_copy";
     }
 
+    // mm/memory.c do_anonymous_page maps the zero page (above) before it prepares the
+    // anon_vma (vmf_anon_prepare, anon_vma_prepare before v6.9), so a VMA that was only
+    // read has none and fork (copy_page_range / vma_needs_copy) skips its tables.
+    vma.anon_vma = true;
     const Folio folio = alloc_anon_folio(vmf, table);
     const unsigned nr_pages = static_cast<unsigned>(folio.nr_pages());
     const std::uint64_t addr = vmf.address & ~((m_k.geo.page_size() << folio.order) - 1);
@@ -196,14 +200,18 @@ Folio FaultHandler::alloc_anon_folio(VmFault& vmf, std::uint64_t pte_table) {
     // A uffd-armed VMA takes order 0 only: the monitor handles single pages.
     std::vector<unsigned> orders;
     if (!vmf.vma->uffd_armed() && !vmf.uffd_wp_marker) {
-        // Enabled orders whose naturally aligned range lies inside the VMA, highest first.
-        // An instruction fetch with kernel.exec_folios set stands for code read in by
-        // exec_folio_order readahead: that order first, then the enabled ones below it.
+        // thp_vma_allowable_orders (the sysfs mode of each size, MADV_HUGEPAGE and
+        // MADV_NOHUGEPAGE), then thp_vma_suitable_orders: orders whose naturally aligned
+        // range lies inside the VMA, highest first. An instruction fetch with
+        // kernel.exec_folios set stands for code read in by exec_folio_order readahead (page
+        // cache, not governed by the anonymous sysfs modes): that order first, then the
+        // allowed ones below it.
         const int exec = vmf.exec ? m_k.config.exec_folio_order : -1;
+        const std::uint64_t allowed = m_ops.thp_vma_allowable_orders(*vmf.vma);
         std::vector<unsigned> candidates;
         if (exec > 0) candidates.push_back(static_cast<unsigned>(exec));
-        for (auto it = m_k.config.mthp_orders.rbegin(); it != m_k.config.mthp_orders.rend(); ++it)
-            if (exec < 0 || *it < static_cast<unsigned>(exec)) candidates.push_back(*it);
+        for (unsigned order = m_k.geo.bits_per_level; order-- > 1;)
+            if ((allowed >> order & 1) != 0 && (exec < 0 || order < static_cast<unsigned>(exec))) candidates.push_back(order);
         for (const unsigned order : candidates) {
             const std::uint64_t size = m_k.geo.page_size() << order;
             const std::uint64_t start = vmf.address & ~(size - 1);
@@ -276,10 +284,13 @@ bool FaultHandler::do_fault_around(VmFault& vmf) {
     const std::uint64_t page = m_k.geo.page_size();
     const std::uint64_t window = m_k.config.fault_around_bytes;
     const std::uint64_t pmd_start = vmf.address & ~(m_k.geo.pmd_size() - 1);
-    std::uint64_t from = vmf.address & ~(window - 1);
-    std::uint64_t to = from + window;
-    from = std::max({from, vma.start, pmd_start});
-    to = std::min({to, vma.end, pmd_start + m_k.geo.pmd_size()});
+    // mm/memory.c do_fault_around (PTE indices since v6.4 "mm: refactor
+    // do_fault_around()"): from_pte = max(ALIGN_DOWN(pte_off, nr_pages), pte_off -
+    // min(pte_off, vma_off)), the aligned window start clamped to the VMA and the table;
+    // to_pte = min3(from_pte + nr_pages, PTRS_PER_PTE, VMA end): the window is counted from
+    // the clamped start, so a VMA that starts inside the aligned window gets a full window.
+    const std::uint64_t from = std::max({vmf.address & ~(window - 1), vma.start, pmd_start});
+    const std::uint64_t to = std::min({from + window, vma.end, pmd_start + m_k.geo.pmd_size()});
     const std::uint64_t table = m_k.tables.pte_alloc(vmf.pmd);
     bool mapped_target = false;
     // filemap_map_pages: runs of consecutive cached pages of one folio whose entries are

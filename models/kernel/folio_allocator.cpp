@@ -51,6 +51,13 @@ void FolioAllocator::free(const Folio& folio) {
     m_free[order].insert(head);
 }
 
+void FolioAllocator::split(const Folio& folio) {
+    const auto it = m_allocated.find(folio.head_pfn);
+    if (it == m_allocated.end() || it->second != folio.order)
+        throw std::logic_error("splitting a block that is not allocated");
+    for (std::uint64_t i = 0; i < folio.nr_pages(); ++i) m_allocated[folio.head_pfn + i] = 0;
+}
+
 std::optional<Folio> FolioAllocator::folio_of(std::uint64_t pfn) const {
     auto it = m_allocated.upper_bound(pfn);
     if (it == m_allocated.begin()) return std::nullopt;

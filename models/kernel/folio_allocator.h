@@ -24,6 +24,8 @@ public:
 
     std::optional<Folio> alloc(unsigned order);
     void free(const Folio& folio);
+    // split_folio's end result: the allocated block becomes 2^order order-0 blocks.
+    void split(const Folio& folio);
     // The allocated block containing `pfn`, if any.
     std::optional<Folio> folio_of(std::uint64_t pfn) const;
 

@@ -20,6 +20,27 @@ bool MmOps::is_huge_zero_pmd(Desc pmd) const {
     return m_k.huge_zero_pfn != 0 && pmd_leaf(pmd) && arch::desc_pfn(pmd, m_k.geo.page_shift) == m_k.huge_zero_pfn;
 }
 
+std::uint64_t MmOps::thp_vma_allowable_orders(const Vma& vma) const {
+    // include/linux/huge_mm.h thp_vma_allowable_orders (anonymous VMA, TVA_ENFORCE_SYSFS):
+    // the `always` orders, the `madvise` ones in a VM_HUGEPAGE VMA, the `inherit` ones when
+    // the top-level setting enables the VMA (always, or madvise with VM_HUGEPAGE); then
+    // __thp_vma_allowable_orders gives nothing to a VM_NOHUGEPAGE VMA (vma_thp_disabled in
+    // the newer trees). The same in every modelled version: per-size modes came with
+    // 19eaf44954df "mm: thp: support allocation of anonymous multi-size THP" (v6.8).
+    using Thp = KernelConfig::Thp;
+    if (vma.flags.nohugepage || !vma.anonymous()) return 0;
+    const auto bits = [](const std::vector<unsigned>& orders) {
+        std::uint64_t m = 0;
+        for (const unsigned o : orders) m |= std::uint64_t{1} << o;
+        return m;
+    };
+    std::uint64_t mask = bits(m_k.config.mthp_orders);
+    if (vma.flags.hugepage) mask |= bits(m_k.config.mthp_madvise_orders);
+    if (m_k.config.thp == Thp::Always || (vma.flags.hugepage && m_k.config.thp == Thp::Madvise))
+        mask |= bits(m_k.config.mthp_inherit_orders);
+    return mask;
+}
+
 bool MmOps::thp_allowed(const Vma& vma, std::uint64_t addr) const {
     using Thp = KernelConfig::Thp;
     if (m_k.config.thp == Thp::Never || vma.flags.nohugepage) return false;
@@ -95,7 +116,11 @@ void MmOps::split_huge_pmd(Mm& mm, const Vma& vma, std::uint64_t pmd_entry, std:
     Desc entry = arch::desc_with_pfn(vma.page_prot, arch::desc_pfn(old, m_k.geo.page_shift), m_k.geo.page_shift);
     if (arch::desc_write(old)) entry = arch::desc_mkwrite(entry);
     if (!arch::desc_young(old)) entry = arch::desc_mkold(entry);
-    if (arch::desc_dirty(old)) entry = arch::desc_mkdirty(entry);
+    if (arch::desc_dirty(old)) {
+        entry = arch::desc_mkdirty(entry);
+        // __split_huge_pmd_locked: a dirty PMD makes the folio dirty (folio_set_dirty).
+        m_k.rmap.info(arch::desc_pfn(old, m_k.geo.page_shift)).dirty = true;
+    }
     if (pte_uffd_wp(old)) entry = pte_mkuffd_wp(entry);
     m_k.pgtable.set_ptes(mm, haddr, m_k.tables.pte_offset(table, haddr), entry, nr);
     m_k.tables.pmd_populate(pmd_entry, table);
@@ -175,6 +200,7 @@ void MmOps::madvise_free_huge_pmd(MmuGather& tlb, Mm& mm, std::uint64_t pmd_entr
         ++m_k.stats.madvise_free_skipped;
         return;
     }
+    m_k.rmap.info(arch::desc_pfn(pmd, m_k.geo.page_shift)).dirty = false;  // folio_clear_dirty
     if (!arch::desc_young(pmd) && !arch::desc_dirty(pmd)) return;
     const Desc old = pmdp_invalidate(mm, pmd_entry, haddr);
     m_k.tables.set_pmd_at(pmd_entry, arch::desc_mkclean(arch::desc_mkold(old)));

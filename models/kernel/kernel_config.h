@@ -59,7 +59,12 @@ struct KernelConfig {
     KernelVersion version;
     arch::Granule granule = arch::Granule::K4;
     bool contpte = true;                 // CONFIG_ARM64_CONTPTE: false = PTE_CONT never set
-    std::vector<unsigned> mthp_orders;   // enabled anonymous folio orders below PMD order
+    // Anonymous folio orders below PMD order by their sysfs hugepages-<size>kB/enabled mode:
+    // `always` (kernel.mthp), `madvise` (kernel.mthp_madvise: VM_HUGEPAGE VMAs only) and
+    // `inherit` (kernel.mthp_inherit: follows kernel.thp). Each sorted, no order in two lists.
+    std::vector<unsigned> mthp_orders;
+    std::vector<unsigned> mthp_madvise_orders;
+    std::vector<unsigned> mthp_inherit_orders;
     FoldPolicy fold_policy = FoldPolicy::Linux;
     FoldScannerConfig fold_scanner;
     // Chance that one buddy order above 0 is not available (kernel.fragmentation): an

@@ -77,7 +77,8 @@ struct KernelStats {
     std::uint64_t uffd_wp_async_resolved = 0; // async uffd-wp faults resolved by the kernel
     std::uint64_t pagecache_reads = 0;        // folios read into the page cache
     std::uint64_t reclaim_aged = 0;  // aging calls (entries or batches)
-    std::uint64_t madvise_free_skipped = 0;  // MADV_FREE left a partly covered or shared large folio alone
+    std::uint64_t madvise_free_skipped = 0;  // MADV_FREE left folios alone (shared, or dirty and shared)
+    std::uint64_t folio_splits = 0;          // large anonymous folios split to order 0 (split_folio)
     std::uint64_t cycles = 0;  // kernel time, all handlers
     // The same events per operation kind: "fault", "mmap", "mprotect", "madvise(dontneed)"...
     std::map<std::string, OpStats> by_op;

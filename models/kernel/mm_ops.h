@@ -63,7 +63,14 @@ public:
     // MADV_FREE of [start, end) of one VMA, and of a part of one PTE table.
     void madvise_free_single_vma(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end);
     void madvise_free_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
-                                std::uint64_t end, std::uint64_t start, std::uint64_t stop);
+                                std::uint64_t end);
+    // split_folio (mm/huge_memory.c split_huge_page_to_list_to_order) of an anonymous large
+    // folio mapped by `mm` alone in the PTE table `table` from `fstart` (its first page's VA):
+    // unmap_folio replaces each of its entries by a migration entry (deferred page flushes,
+    // one DSB.ISH), the folio becomes order-0 folios, remap_page writes each entry back.
+    // With `pmd_entry`, the folio is PMD-mapped at `fstart` and the PMD is split frozen.
+    void split_folio(Mm& mm, const Vma& vma, std::uint64_t table, const Folio& folio, std::uint64_t fstart,
+                     std::uint64_t pmd_entry = 0);
     // free_pgtables: PTE tables of [start, end) whose whole PMD range no VMA uses any more.
     void free_pgtables(MmuGather& tlb, Mm& mm, std::uint64_t start, std::uint64_t end);
     unsigned folio_pte_batch(const Folio& folio, std::uint64_t ptep, Desc pte, unsigned max_nr, unsigned flags,
@@ -85,6 +92,9 @@ public:
     // A present PMD leaf (valid or PROT_NONE), as opposed to a table or none.
     static bool pmd_leaf(Desc pmd);
     bool is_huge_zero_pmd(Desc pmd) const;
+    // thp_vma_allowable_orders for the anonymous orders below PMD order (the fault path,
+    // sysfs enforced): a bit per order; none in a VM_NOHUGEPAGE VMA.
+    std::uint64_t thp_vma_allowable_orders(const Vma& vma) const;
     // thp_vma_allowable_order for a PMD-sized anonymous folio at `addr` (the fault path).
     bool thp_allowed(const Vma& vma, std::uint64_t addr) const;
     // __split_huge_pmd: a special PMD is cleared (§6.3), the huge zero folio becomes 512

@@ -22,7 +22,13 @@ inline constexpr Desc kModifyMask = kUser | kPxn | kUxn | kRdonly | kPresentInva
 // A uffd-wp PTE marker: a swap-format entry (bits 0-1 zero) of the marker type (swap type
 // field b6-10 all ones) whose offset (b12+) holds PTE_MARKER_UFFD_WP.
 inline constexpr Desc kMarkerUffdWp = (Desc{0x1f} << 6) | (Desc{1} << 12);
+// The swap type the model gives migration entries (split_folio's unmap/remap).
+inline constexpr Desc kSwapTypeMigration = Desc{0x1c} << 6;
 }  // namespace pte_bits
+
+// A migration entry for page `pfn` (swp_entry_to_pte(make_*_migration_entry)): non-present,
+// not none. Its young/dirty/write state is kept by the splitter, which remaps synchronously.
+inline Desc make_migration_entry(std::uint64_t pfn) { return pte_bits::kSwapTypeMigration | (Desc{pfn} << 12); }
 
 // pte_present(): valid, or PROT_NONE (present-invalid).
 inline bool pte_present(Desc d) { return (d & pte_bits::kValid) != 0 || (d & pte_bits::kPresentInvalid) != 0; }

@@ -35,7 +35,10 @@ int MmOps::reclaim(Mm& mm, std::uint64_t addr, std::uint64_t len) {
             }
             while (a < next) {
                 const std::uint64_t ptep = m_k.tables.pte_offset(table, a);
-                const Desc pte = m_k.pgtable.__ptep_get(ptep);  // the rmap walk finds the mapping
+                // page_vma_mapped_walk (map_pte / check_pte) and folio_referenced_one read
+                // the entry with ptep_get, which on a folded entry gathers A/D over its block
+                // (the contpte getter), not with the raw __ptep_get.
+                const Desc pte = m_k.pgtable.ptep_get(ptep);
                 unsigned nr = 1;
                 const std::optional<Folio> folio = arch::desc_valid(pte) ? vm_normal_folio(vma, pte) : std::nullopt;
                 if (folio) {

@@ -13,6 +13,7 @@ public:
     struct Info {
         bool anon = false;
         bool pagecache = false;                  // held by the page cache (file folios)
+        bool dirty = false;                      // PG_dirty (not the PTE dirty bits)
         std::map<unsigned, std::uint64_t> maps;  // mm id -> mapped PTEs (or PMD pages)
         std::uint64_t total() const {
             std::uint64_t n = 0;

@@ -137,7 +137,8 @@ TEST_F(KernelThp, AlwaysModeRespectsNoHugepageAndTheVmaBounds) {
     EXPECT_STREQ(fault(kBase, arch::Access::Store), "anon_folio_large");
     ASSERT_EQ(mmap_anon(kBase + 4 * kPmd, kPmd), 0);
     ASSERT_EQ(madvise(kBase + 4 * kPmd, kPmd, Advice::NoHugePage), 0);
-    EXPECT_STREQ(fault(kBase + 4 * kPmd, arch::Access::Store), "anon_folio_large");
+    // MADV_NOHUGEPAGE turns off every THP order, mTHP too (thp_vma_allowable_orders).
+    EXPECT_STREQ(fault(kBase + 4 * kPmd, arch::Access::Store), "anon_folio_order0");
 }
 
 TEST_F(KernelThp, ForkWriteProtectsTheLeafAndCowSplitsIt) {
