@@ -242,16 +242,16 @@ InvariantChecker::Leaf InvariantChecker::walk(std::uint64_t pgd, std::uint64_t v
 void InvariantChecker::check_tlbs(const std::string& op) const { check_tlbs(op, nullptr); }
 
 void InvariantChecker::check_tlbs(const std::string& op, const std::vector<Changed>* changed) const {
+    std::map<std::uint16_t, const kernel::Mm*> by_asid;
+    for (const auto& [id, mm] : m_kernel.processes()) by_asid[mm->asid] = mm.get();
     for (unsigned core = 0; core < m_mmus.size(); ++core) {
         const mmu::Mmu& mmu = *m_mmus[core];
-        for (const mmu::Tlb* tlb : {&mmu.l1i(), &mmu.l1d(), &mmu.l2()}) check_tlb(core, *tlb, op, changed);
+        for (const mmu::Tlb* tlb : {&mmu.l1i(), &mmu.l1d(), &mmu.l2()}) check_tlb(core, *tlb, op, changed, by_asid);
     }
 }
 
 void InvariantChecker::check_tlb(unsigned core, const mmu::Tlb& tlb, const std::string& op,
-                                 const std::vector<Changed>* changed) const {
-    std::map<std::uint16_t, const kernel::Mm*> by_asid;
-    for (const auto& [id, mm] : m_kernel.processes()) by_asid[mm->asid] = mm.get();
+                                 const std::vector<Changed>* changed, const AsidMap& by_asid) const {
     const bool hafdbs = m_kernel.config().hafdbs;
     for (std::uint32_t s = 0; s < tlb.sets(); ++s) {
         const mmu::TlbEntry* set = tlb.set_entries(s);

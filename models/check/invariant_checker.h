@@ -104,7 +104,10 @@ private:
     void check_leaf(const kernel::Mm& mm, std::uint64_t va, arch::Desc d, unsigned level, const std::string& op) const;
     // With `changed`, only the entries overlapping one of its ranges.
     void check_tlbs(const std::string& op, const std::vector<Changed>* changed) const;
-    void check_tlb(unsigned core, const mmu::Tlb& tlb, const std::string& op, const std::vector<Changed>* changed) const;
+    // The live address spaces by ASID.
+    using AsidMap = std::map<std::uint16_t, const kernel::Mm*>;
+    void check_tlb(unsigned core, const mmu::Tlb& tlb, const std::string& op, const std::vector<Changed>* changed,
+                   const AsidMap& by_asid) const;
     // Notes in scope.changed the ranges of the changed descriptors that lie in `table`.
     void note_changes(const Scope& scope, const kernel::Mm& mm, std::uint64_t table, unsigned level, std::uint64_t va) const;
     [[noreturn]] void fail(const std::string& op, const kernel::Mm* mm, std::uint64_t va, const std::string& what) const;

@@ -190,15 +190,7 @@ TEST_F(MthpMadvise, Item4a_ZeroPageReadFaultLeavesNoAnonVma) {
 // fault leaves it clean; fault-around's prefaulted pages are clean and old (hardware AF).
 TEST_F(MthpMadvise, Item4b_FinishFaultDirtiesOnlyWrittenPages) {
     build(scripted());
-    Syscall m;
-    m.op = SyscallOp::Mmap;
-    m.kind = MapKind::File;
-    m.addr = kBase;
-    m.len = 16 * kPage;
-    m.shared = true;
-    m.prot = kProtRead | kProtWrite;
-    m.file = 3;
-    ASSERT_EQ(sys(m), 0);
+    ASSERT_EQ(mmap_kind(MapKind::File, kBase, 16 * kPage, true, kProtRead | kProtWrite, 3), 0);
     ASSERT_NE(fault(kBase + 2 * kPage, arch::Access::Load), nullptr);
     const arch::Desc read = pte(kBase + 2 * kPage);
     EXPECT_TRUE(arch::desc_valid(read));
