@@ -400,8 +400,34 @@ const char* FaultHandler::do_wp_page(VmFault& vmf) {
     }
     const std::optional<Folio> folio = m_ops.vm_normal_folio(vma, vmf.orig_pte);
     if (vma.flags.shared) return wp_page_reuse(vmf);  // page_mkwrite / pfn_mkwrite, then reuse
-    if (folio && m_k.rmap.exclusive_to(folio->head_pfn, mm.id)) return wp_page_reuse(vmf);  // anonymous, this mm only
+    // An anonymous page is reused when it is PageAnonExclusive, or when
+    // wp_can_reuse_anon_folio finds the folio is this process's alone; it is exclusive then.
+    const std::uint64_t pfn = arch::desc_pfn(vmf.orig_pte, m_k.geo.page_shift);
+    if (folio && m_k.rmap.info(folio->head_pfn).anon &&
+        (m_k.rmap.anon_exclusive(pfn) || wp_can_reuse_anon_folio(*folio, mm))) {
+        m_k.rmap.set_anon_exclusive(pfn, 1);
+        return wp_page_reuse(vmf);
+    }
     return wp_page_copy(vmf);
+}
+
+bool FaultHandler::wp_can_reuse_anon_folio(const Folio& folio, const Mm& mm) const {
+    const Rmap::Info* info = m_k.rmap.find(folio.head_pfn);
+    if (info == nullptr) return false;
+    // Every reference of a model folio is a mapping (no pins, no swap cache, no LRU batch),
+    // so folio_ref_count equals the mapcount of all address spaces.
+    const std::uint64_t mapcount = info->total();
+    if (folio.order > 0) {
+        // Before v6.15 a page of a large folio is never reused this way ("let's just
+        // consistently not reuse subpages"). From v6.15 ("mm: Copy-on-Write (COW) reuse
+        // support for PTE-mapped THP", __wp_can_reuse_large_anon_folio): reused when every
+        // reference is a mapping of this process, but not when a single page is mapped
+        // (folio_large_mapcount <= 1: the large folio is better given back).
+        if (!m_k.config.version.at_least(6, 15)) return false;
+        return mapcount > 1 && m_k.rmap.exclusive_to(folio.head_pfn, mm.id);
+    }
+    // A small folio: the one reference is this mapping (folio_ref_count == 1).
+    return mapcount == 1 && m_k.rmap.exclusive_to(folio.head_pfn, mm.id);
 }
 
 const char* FaultHandler::wp_page_reuse(VmFault& vmf) {
@@ -459,7 +485,8 @@ const char* FaultHandler::do_numa_page(VmFault& vmf) {
         if (folio && m_k.folios.folio_of(arch::desc_pfn(ptent, m_k.geo.page_shift))->head_pfn != folio->head_pfn) continue;
         const arch::Desc old = m_k.pgtable.modify_prot_start_ptes(mm, a, ptep, 1);
         arch::Desc pte = arch::desc_mkyoung(pte_modify(old, vma.page_prot));
-        if (vma.flags.write && !vma.flags.shared && folio && m_k.rmap.exclusive_to(folio->head_pfn, mm.id))
+        // can_change_pte_writable: a private mapping's page only when PageAnonExclusive.
+        if (vma.flags.write && !vma.flags.shared && folio && m_k.rmap.anon_exclusive(arch::desc_pfn(ptent, m_k.geo.page_shift)))
             pte = arch::desc_mkwrite(pte);
         m_k.pgtable.modify_prot_commit_ptes(mm, a, ptep, pte, 1);
     }

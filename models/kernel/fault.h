@@ -75,6 +75,9 @@ private:
     const char* do_pfn_fault(VmFault& vmf);
     const char* do_wp_page(VmFault& vmf);
     const char* wp_page_reuse(VmFault& vmf);
+    // wp_can_reuse_anon_folio (and __wp_can_reuse_large_anon_folio from v6.15): whether a
+    // write fault may reuse a page of `folio` that is not PageAnonExclusive.
+    bool wp_can_reuse_anon_folio(const Folio& folio, const Mm& mm) const;
     const char* wp_page_copy(VmFault& vmf);
     const char* do_numa_page(VmFault& vmf);
     std::uint64_t file_pgoff(const Vma& vma, std::uint64_t addr) const {

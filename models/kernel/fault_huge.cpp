@@ -84,7 +84,10 @@ const char* FaultHandler::do_huge_pmd_wp_page(VmFault& vmf, arch::Desc orig_pmd)
         return "anon_huge_zero_wp";
     }
     const std::uint64_t head = arch::desc_pfn(orig_pmd, m_k.geo.page_shift);
-    if (m_k.rmap.exclusive_to(head, mm.id)) {
+    // do_huge_pmd_wp_page: reuse a PageAnonExclusive THP, or one only this PMD references
+    // (folio_ref_count == 1: no other process maps it), which then becomes exclusive.
+    if (m_k.rmap.anon_exclusive(head) || m_k.rmap.exclusive_to(head, mm.id)) {
+        m_k.rmap.set_anon_exclusive(head, m_k.geo.ptrs_per_table());
         // Reuse: young, dirty and writable in place.
         arch::Desc entry = arch::desc_mkdirty(arch::desc_mkyoung(orig_pmd));
         if (vma.flags.write) entry = arch::desc_mkwrite(entry);

@@ -63,7 +63,12 @@ void MmOps::copy_pte_range(Mm& dst, Mm& src, const Vma& src_vma, std::uint64_t s
             if (!src_vma.flags.shared) flags |= kFpbRespectDirty;
             nr = folio_pte_batch(*folio, src_pte, pte, static_cast<unsigned>((end - addr) / page), flags, &pte);
         }
-        if (folio) m_k.rmap.add(folio->head_pfn, dst.id, nr);
+        if (folio) {
+            m_k.rmap.add(folio->head_pfn, dst.id, nr);
+            // folio_try_dup_anon_rmap_ptes: an anonymous page mapped by two processes is
+            // exclusive to neither (page pinning, which would copy instead, is not modelled).
+            if (m_k.rmap.info(folio->head_pfn).anon) m_k.rmap.clear_anon_exclusive(arch::desc_pfn(pte, m_k.geo.page_shift), nr);
+        }
         // __copy_present_ptes.
         if (src_vma.is_cow() && arch::desc_write(pte)) {
             pt.wrprotect_ptes(src, addr, src_pte, nr);

@@ -164,11 +164,11 @@ long MmOps::change_huge_pmd(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_
     else if (uffd_wp_resolve) entry = pte_clear_uffd_wp(entry);
     if ((cp_flags & kCpTryChangeWritable) != 0 && !arch::desc_write(entry) && !pte_uffd_wp(entry) &&
         arch::desc_valid(entry) && !is_huge_zero_pmd(old)) {
-        // can_change_pmd_writable: an exclusive anonymous folio of a private mapping, or a
-        // dirty shared one.
+        // can_change_pmd_writable: a PageAnonExclusive anonymous THP of a private mapping, or
+        // a dirty shared one.
         const std::uint64_t head = arch::desc_pfn(old, m_k.geo.page_shift);
         const bool set_write = vma.flags.shared ? arch::desc_dirty(entry)
-                                                : vma.flags.write && m_k.rmap.exclusive_to(head, mm.id);
+                                                : vma.flags.write && m_k.rmap.anon_exclusive(head);
         if (set_write) entry = arch::desc_mkwrite(entry);
     }
     m_k.tables.set_pmd_at(pmd_entry, entry);
@@ -183,7 +183,12 @@ void MmOps::copy_huge_pmd(Mm& dst, std::uint64_t pmd_entry, std::uint64_t haddr)
     const std::uint64_t dst_pmd = m_k.tables.pmd_alloc(dst, haddr);
     const std::uint64_t table = m_k.tables.pte_alloc_one();
     const Desc pmd = m_k.tables.pmd_read(pmd_entry);
-    if (!is_huge_zero_pmd(pmd)) m_k.rmap.add(arch::desc_pfn(pmd, m_k.geo.page_shift), dst.id, m_k.geo.ptrs_per_table());
+    if (!is_huge_zero_pmd(pmd)) {
+        // folio_try_dup_anon_rmap_pmd: the THP is no longer exclusive to the parent.
+        const std::uint64_t head = arch::desc_pfn(pmd, m_k.geo.page_shift);
+        m_k.rmap.add(head, dst.id, m_k.geo.ptrs_per_table());
+        m_k.rmap.clear_anon_exclusive(head, m_k.geo.ptrs_per_table());
+    }
     deposit_table(dst, haddr, table);
     (void)m_k.tables.pmdp_establish(pmd_entry, pte_wrprotect(pmd));
     Desc child = pte_wrprotect(pmd);

@@ -128,17 +128,40 @@ long MmOps::change_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64
             Desc ptent = pte_modify(old, newprot);
             if (uffd_wp) ptent = pte_mkuffd_wp(ptent);
             else if (uffd_wp_resolve) ptent = pte_clear_uffd_wp(ptent);
-            // Avoid the write fault where the page could be written anyway: exclusive
-            // anonymous pages of a private writable mapping, or dirty shared pages.
+            // prot_commit_flush_ptes: entries idx.. of the batch, `len` of them, made writable
+            // or not, committed with one modify_prot_commit_ptes and gathered if they changed.
+            const auto commit = [&](unsigned idx, unsigned len, bool set_write) {
+                const std::uint64_t a = addr + std::uint64_t{idx} * page;
+                const Desc o = pt.pfn_pte(pt.pte_pfn(old) + idx, old);
+                Desc t = pt.pfn_pte(pt.pte_pfn(ptent) + idx, ptent);
+                if (set_write) t = arch::desc_mkwrite(t);
+                pt.modify_prot_commit_ptes(mm, a, ptep + 8 * std::uint64_t{idx}, t, len);
+                if (pte_needs_flush(o, t)) tlb.tlb_flush_pte_range(a, std::uint64_t{len} * page);
+            };
+            // Avoid the write fault where the page could be written anyway
+            // (set_write_prot_commit_flush_ptes): dirty pages of a shared mapping, and
+            // PageAnonExclusive pages of a private one (can_change_pte_writable). A batch of
+            // an anonymous large folio is committed in runs of pages of one exclusive state
+            // (commit_anon_folio_batch, v6.17), each its own set_ptes.
             if ((cp_flags & kCpTryChangeWritable) != 0 && !arch::desc_write(ptent) && !pte_uffd_wp(ptent) &&
                 arch::desc_valid(ptent)) {
-                bool set_write = false;
-                if (vma.flags.shared) set_write = arch::desc_dirty(ptent);
-                else set_write = vma.flags.write && folio && m_k.rmap.exclusive_to(folio->head_pfn, mm.id);
-                if (set_write) ptent = arch::desc_mkwrite(ptent);
+                if (vma.flags.shared) {
+                    commit(0, nr, arch::desc_dirty(ptent));
+                } else if (!vma.flags.write || !folio || !m_k.rmap.info(folio->head_pfn).anon) {
+                    commit(0, nr, false);
+                } else {
+                    const std::uint64_t pfn = pt.pte_pfn(ptent);
+                    for (unsigned i = 0; i < nr;) {
+                        const bool exclusive = m_k.rmap.anon_exclusive(pfn + i);
+                        unsigned len = 1;
+                        while (i + len < nr && m_k.rmap.anon_exclusive(pfn + i + len) == exclusive) ++len;
+                        commit(i, len, exclusive);
+                        i += len;
+                    }
+                }
+            } else {
+                commit(0, nr, false);
             }
-            pt.modify_prot_commit_ptes(mm, addr, ptep, ptent, nr);
-            if (pte_needs_flush(old, ptent)) tlb.tlb_flush_pte_range(addr, std::uint64_t{nr} * page);
             pages += nr;
         } else if (pte_none(oldpte)) {
             // Only uffd-wp touches none entries: a marker keeps the protection.

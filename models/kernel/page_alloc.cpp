@@ -18,6 +18,9 @@ std::optional<Folio> PageAlloc::try_alloc(unsigned order, bool zero, bool anon) 
     Rmap::Info& info = m_k.rmap.info(folio->head_pfn);
     info = Rmap::Info{};
     info.anon = anon;
+    // Every anonymous folio the model allocates is mapped at once by its caller, exclusive
+    // to the faulting process (folio_add_new_anon_rmap with RMAP_EXCLUSIVE).
+    if (anon) m_k.rmap.set_anon_exclusive(folio->head_pfn, folio->nr_pages());
     m_kmap.on_alloc(folio->head_pfn, folio->nr_pages());
     return folio;
 }
@@ -47,7 +50,7 @@ Folio PageAlloc::alloc(unsigned order, bool zero, bool anon) {
 
 void PageAlloc::free(const Folio& folio) {
     m_kmap.on_free(folio.head_pfn, folio.nr_pages());
-    m_k.rmap.forget(folio.head_pfn);
+    m_k.rmap.forget(folio.head_pfn, folio.nr_pages());
     m_k.folios.free(folio);
 }
 

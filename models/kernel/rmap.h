@@ -1,10 +1,12 @@
 // Who maps each folio (the rmap and mapcount side of struct folio): per folio, how many PTEs
 // of each address space map it, whether it is anonymous, and whether the page cache holds a
-// reference. The copy-on-write and reuse decisions of §6.4 and freeing on unmap read it.
+// reference; and per page the PageAnonExclusive flag. The copy-on-write and reuse decisions
+// of §6.4, mprotect's write upgrade and freeing on unmap read it.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <set>
 
 namespace mmusim::kernel {
 
@@ -38,7 +40,7 @@ public:
         }
         return i.total();
     }
-    // Mapped by `mm` only (wp_page_reuse may keep the folio).
+    // Mapped by `mm` only (no other address space maps a page of it).
     bool exclusive_to(std::uint64_t head_pfn, unsigned mm) const {
         const Info* i = find(head_pfn);
         if (i == nullptr || !i->anon || i->pagecache) return false;
@@ -46,10 +48,28 @@ public:
             if (id != mm && c != 0) return false;
         return true;
     }
-    void forget(std::uint64_t head_pfn) { m_folios.erase(head_pfn); }
+    // Frees the folio's records, its pages' flags included.
+    void forget(std::uint64_t head_pfn, std::uint64_t nr_pages) {
+        m_folios.erase(head_pfn);
+        clear_anon_exclusive(head_pfn, nr_pages);
+    }
+
+    // PageAnonExclusive of the pages [pfn, pfn + nr): set when a new anonymous folio is mapped
+    // (folio_add_new_anon_rmap) and when a write fault reuses a page (do_wp_page), cleared
+    // for the parent's pages when fork shares them (folio_try_dup_anon_rmap_ptes/_pmd). A
+    // PMD-mapped THP keeps all its pages in one state, as its head page's flag stands for
+    // the whole mapping and a split hands it to every page.
+    void set_anon_exclusive(std::uint64_t pfn, std::uint64_t nr) {
+        for (std::uint64_t i = 0; i < nr; ++i) m_exclusive.insert(pfn + i);
+    }
+    void clear_anon_exclusive(std::uint64_t pfn, std::uint64_t nr) {
+        m_exclusive.erase(m_exclusive.lower_bound(pfn), m_exclusive.lower_bound(pfn + nr));
+    }
+    bool anon_exclusive(std::uint64_t pfn) const { return m_exclusive.count(pfn) != 0; }
 
 private:
     std::map<std::uint64_t, Info> m_folios;
+    std::set<std::uint64_t> m_exclusive;  // PFNs of PageAnonExclusive pages
 };
 
 }  // namespace mmusim::kernel
