@@ -304,6 +304,20 @@ bool FaultHandler::do_fault_around(VmFault& vmf) {
             continue;
         }
         const Folio f = *folio;
+        // filemap_map_folio_range from v6.18 ("mm/filemap: map entire large folio
+        // faultaround", 357b92761d94): a large folio that lies inside the VMA and one PTE table
+        // is mapped whole, pages outside the window included; before, only its pages inside
+        // the window.
+        std::uint64_t end = to;
+        if (f.order > 0 && m_k.config.version.at_least(6, 18)) {
+            const std::uint64_t fstart = a - (file_pgoff(vma, a) & (f.nr_pages() - 1)) * page;
+            const std::uint64_t fend = fstart + f.nr_pages() * page;
+            const std::uint64_t pmd_mask = ~(m_k.geo.pmd_size() - 1);
+            if (fstart >= vma.start && fend <= vma.end && (fstart & pmd_mask) == ((fend - 1) & pmd_mask)) {
+                a = fstart;
+                end = fend;
+            }
+        }
         std::uint64_t run_start = a;
         unsigned count = 0;
         const auto map_run = [&]() {
@@ -317,7 +331,7 @@ bool FaultHandler::do_fault_around(VmFault& vmf) {
             mapped_target |= has_target;
             count = 0;
         };
-        while (a < to) {
+        while (a < end) {
             const Folio* g = m_k.page_cache.find(vma.file, file_pgoff(vma, a));
             if (g == nullptr || g->head_pfn != f.head_pfn) break;
             if (m_k.pgtable.ptep_get(m_k.tables.pte_offset(table, a)) != 0) {
@@ -341,7 +355,13 @@ const char* FaultHandler::finish_fault(VmFault& vmf, const Folio& folio, std::ui
     unsigned nr = 1;
     std::uint64_t addr = vmf.address;
     std::uint64_t pfn = anon_copy ? folio.head_pfn : folio.head_pfn + (pgoff & (folio.nr_pages() - 1));
-    if (!anon_copy && folio.order > 0 && !vma.uffd_armed() && !vmf.uffd_wp_marker) {
+    // The whole large folio in one set_ptes: from v6.11 for anonymous shmem only ("mm: memory:
+    // extend finish_fault() to support large folio"), from v6.14 for all shmem ("mm: shmem:
+    // add large folio support for tmpfs"), from v6.18 for every file ("mm/fault: try to map
+    // the entire file folio in finish_fault()", 19773df031bc). Before, the faulting page
+    // alone: the rest of the folio comes from fault-around or later faults.
+    const bool whole_folio = m_k.config.version.at_least(6, 18) || (m_k.config.version.at_least(6, 11) && vma.shmem());
+    if (!anon_copy && folio.order > 0 && whole_folio && !vma.uffd_armed() && !vmf.uffd_wp_marker) {
         // Map the whole large folio when it lies inside the VMA and the PTE table.
         const std::uint64_t idx = pgoff & (folio.nr_pages() - 1);
         const std::uint64_t start = vmf.address - idx * page;

@@ -27,6 +27,9 @@ struct VmFlags {
     bool operator==(const VmFlags&) const = default;
 };
 
+// File ids from here on are shmem objects (the files behind shared anonymous memory).
+inline constexpr unsigned kShmemFileBase = 1u << 30;
+
 struct Vma {
     std::uint64_t start = 0, end = 0;  // [start, end)
     VmFlags flags;
@@ -40,6 +43,9 @@ struct Vma {
     bool contains(std::uint64_t va) const { return va >= start && va < end; }
     bool anonymous() const { return kind == VmaKind::Anon && !flags.shared; }
     bool pfnmap() const { return kind == VmaKind::Pfnmap || kind == VmaKind::HugePfnmap; }
+    // vma_is_shmem (every shmem object here is shared anonymous memory, so vma_is_anon_shmem
+    // too).
+    bool shmem() const { return kind == VmaKind::File && file >= kShmemFileBase; }
     bool uffd_armed() const { return flags.uffd_missing || flags.uffd_wp; }
     // vma_wants_writenotify: a shared writable file mapping whose entries start read-only so
     // that the file system sees the first write (page_mkwrite). Shared anonymous memory is a

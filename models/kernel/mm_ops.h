@@ -142,7 +142,6 @@ private:
 
     KernelContext& m_k;
     PageAlloc& m_pages;
-    static constexpr unsigned kShmemFileBase = 1u << 30;  // file ids of shmem objects
     unsigned m_next_shmem = 0;
 };
 
