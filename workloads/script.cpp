@@ -143,7 +143,7 @@ unsigned read_prot(const json& v, const std::string& path) {
 
 const Names kOpNames = {"mmap",   "munmap", "mprotect",   "madvise", "uffd_register", "uffd_unregister", "uffd_wp",
                         "reclaim", "fork",  "exit",       "kernel_map", "access",     "loop",            "spawn",
-                        "numa_scan"};
+                        "numa_scan", "mremap"};
 const Names kRangeKeys = {"region", "offset", "size"};
 const Names kMapTypes = {"anon", "file", "pfnmap", "huge_pfnmap"};
 const Names kFileKeys = {"file", "file_offset", "file_folio"};
@@ -179,7 +179,9 @@ private:
     void parse_uffd_register(const json& v, const std::string& path, kernel::Syscall& sc);
     void parse_mix(const json& v, const std::string& path, ScriptAccess& a);
 
-    Range range(const json& v, const std::string& path);
+    // The region, offset and size keys of a range op (size omitted: the rest of the region).
+    // With `dest_size`, the keys are "to" and "to_offset" and the range is that long.
+    Range range(const json& v, const std::string& path, const std::uint64_t* dest_size = nullptr);
     unsigned process_named(const json& v, const std::string& path);
     unsigned new_child(const json& v, const std::string& path);
     unsigned file_named(const std::string& name);
@@ -399,6 +401,7 @@ ScriptOp Parser::parse_op(const json& v, const std::string& path, unsigned depth
     else if (name == "madvise") extra = {"advice"};
     else if (name == "uffd_register") extra = {"mode", "async", "wp_unpopulated"};
     else if (name == "uffd_wp") extra = {"protect"};
+    else if (name == "mremap") extra = {"to", "to_offset"};
     check_keys(v, path, what, keys_of(kRangeKeys, extra));
     sc.process = v.contains("process") ? process_named(v["process"], key_path(path, "process")) : 0;
     const Range r = range(v, path);
@@ -427,6 +430,9 @@ ScriptOp Parser::parse_op(const json& v, const std::string& path, unsigned depth
             sc.protect = read_bool(v["protect"], key_path(path, "protect"), "true sets write protection, false clears it");
     } else if (name == "numa_scan") {
         sc.op = kernel::SyscallOp::NumaScan;
+    } else if (name == "mremap") {
+        sc.op = kernel::SyscallOp::Mremap;
+        sc.new_addr = range(v, path, &r.size).addr;
     } else {
         sc.op = kernel::SyscallOp::Reclaim;
     }
@@ -598,26 +604,36 @@ void Parser::parse_mix(const json& v, const std::string& path, ScriptAccess& a) 
     a.bounds[a.kind_count - 1] = 1.0;  // no draw falls past the last kind by rounding
 }
 
-Range Parser::range(const json& v, const std::string& path) {
-    const std::string rp = key_path(path, "region");
+Range Parser::range(const json& v, const std::string& path, const std::uint64_t* dest_size) {
+    const char* region_key = dest_size != nullptr ? "to" : "region";
+    const char* offset_key = dest_size != nullptr ? "to_offset" : "offset";
+    const std::string rp = key_path(path, region_key);
     Names declared;
     for (const ScriptRegion& r : m_script.regions) declared.push_back(r.name);
     const std::string listed = declared.empty() ? "none (declare regions in " + key_path(m_base, "regions") + ")" : join(declared);
-    if (!v.contains("region")) fail(rp, "is required (the name of a declared region; declared: " + listed + ")");
-    const json& name_value = v["region"];
+    if (!v.contains(region_key)) fail(rp, "is required (the name of a declared region; declared: " + listed + ")");
+    const json& name_value = v[region_key];
     if (!name_value.is_string()) fail(rp, found(name_value) + "; expected the name of a declared region; declared: " + listed);
     const std::string name = name_value.get<std::string>();
     const auto it = std::find_if(m_script.regions.begin(), m_script.regions.end(), [&](const ScriptRegion& r) { return r.name == name; });
     if (it == m_script.regions.end()) fail(rp, in_quotes(name) + " is not a declared region" + listing(declared, name, "declared", listed));
     const ScriptRegion& region = *it;
     std::uint64_t offset = 0;
-    if (v.contains("offset")) {
-        offset = read_size(v["offset"], key_path(path, "offset"));
+    if (v.contains(offset_key)) {
+        offset = read_size(v[offset_key], key_path(path, offset_key));
         if (offset > region.size)
-            fail(key_path(path, "offset"), arch::size_name(offset) + " is past the end of region " + in_quotes(name) + " (" +
+            fail(key_path(path, offset_key), arch::size_name(offset) + " is past the end of region " + in_quotes(name) + " (" +
                                                arch::size_name(region.size) + " bytes); allowed: 0 to the region size");
     }
     std::uint64_t size = region.size - offset;
+    if (dest_size != nullptr) {
+        if (*dest_size > size)
+            fail(key_path(path, offset_key), "the moved " + arch::size_name(*dest_size) + " from " + arch::size_name(offset) +
+                                                 " passes the end of region " + in_quotes(name) + " (" +
+                                                 arch::size_name(region.size) + " bytes); allowed: at most " +
+                                                 arch::size_name(region.size - *dest_size));
+        return Range{region.addr + offset, *dest_size};
+    }
     if (v.contains("size")) {
         size = read_size(v["size"], key_path(path, "size"));
         if (size > region.size - offset)

@@ -156,6 +156,7 @@ int Kernel::dispatch(const Syscall& call) {
         case SyscallOp::Reclaim: return m_ops->reclaim(mm, call.addr, call.len);
         case SyscallOp::KernelMap: m_kmap->vmalloc_cycle(call.pages, call.in_interrupt); return 0;
         case SyscallOp::NumaScan: return m_ops->numa_scan(mm, call.addr, call.len);
+        case SyscallOp::Mremap: return m_ops->mremap(mm, call.addr, call.len, call.new_addr);
         case SyscallOp::Spawn:
             // clone(CLONE_VM): a new thread of the process; the caller's core starts it.
             ++m_stats.threads_spawned;

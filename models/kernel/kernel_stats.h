@@ -69,6 +69,7 @@ struct KernelStats {
     std::uint64_t debug_pagealloc_updates = 0;  // linear-map updates by DEBUG_PAGEALLOC
     std::uint64_t uffd_markers_installed = 0;
     std::uint64_t huge_pmd_splits = 0;        // PMD leaves split or cleared for PTEs (THP_SPLIT_PMD)
+    std::uint64_t mremap_pmds_moved = 0;      // mremap moved a whole PTE table or PMD leaf (move_normal_pmd, move_huge_pmd)
     std::uint64_t huge_pmd_mapped = 0;        // huge pfn map PMDs inserted by the driver
     std::uint64_t thp_fault_alloc = 0;        // PMD-sized anonymous folios mapped by a fault (THP_FAULT_ALLOC)
     std::uint64_t thp_fault_fallback = 0;     // THP faults that fell back to PTEs (THP_FAULT_FALLBACK)

@@ -54,6 +54,9 @@ public:
     // Reclaim aging of the mapped pages of [addr, addr + len): clear the access flags, as
     // the rmap walk of folio_referenced does for each mapping.
     int reclaim(Mm& mm, std::uint64_t addr, std::uint64_t len);
+    // mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr) (mremap.cpp): the
+    // mapping and its page tables move to new_addr; whatever was mapped there is unmapped.
+    int mremap(Mm& mm, std::uint64_t addr, std::uint64_t len, std::uint64_t new_addr);
 
     // Engine pieces, also used by the fault handler and by tests.
     long change_protection(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end,
@@ -112,6 +115,18 @@ public:
     std::uint64_t withdraw_table(Mm& mm, std::uint64_t haddr);
 
 private:
+    // mm/mremap.c: move_page_tables over [old_addr, old_addr + len) to new_addr, a PMD
+    // entry at a time where both sides allow it (move_normal_pmd, move_huge_pmd), else the
+    // entries of each PTE table (move_ptes). `clear_uffd_wp`: the new VMA is not registered
+    // (no UFFD_FEATURE_EVENT_REMAP), so uffd-wp bits and markers go.
+    void move_page_tables(Mm& mm, const Vma& vma, std::uint64_t old_addr, std::uint64_t new_addr, std::uint64_t len,
+                          bool clear_uffd_wp);
+    bool move_normal_pmd(Mm& mm, std::uint64_t old_addr, std::uint64_t old_pmd, std::uint64_t new_pmd);
+    bool move_huge_pmd(Mm& mm, std::uint64_t old_addr, std::uint64_t new_addr, std::uint64_t old_pmd,
+                       std::uint64_t new_pmd, bool clear_uffd_wp);
+    void move_ptes(Mm& mm, const Vma& vma, std::uint64_t old_table, std::uint64_t old_addr, std::uint64_t old_end,
+                   std::uint64_t new_table, std::uint64_t new_addr, bool clear_uffd_wp);
+    unsigned mremap_folio_pte_batch(const Vma& vma, std::uint64_t ptep, Desc pte, unsigned max_nr);
     // zap_pte_range over one PTE table.
     void zap_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
                        std::uint64_t end, const ZapDetails& details);

@@ -23,6 +23,7 @@ enum class SyscallOp : std::uint8_t {
     KernelMap,    // a vmalloc-like update of `pages` kernel PTEs (apply_to_page_range)
     Spawn,        // clone(CLONE_VM): thread `child` of the workload starts running on its core
     NumaScan,     // the NUMA balancing scan of [addr, addr + len) (change_prot_numa)
+    Mremap,       // mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr)
 };
 
 inline const char* syscall_name(SyscallOp op) {
@@ -40,6 +41,7 @@ inline const char* syscall_name(SyscallOp op) {
         case SyscallOp::KernelMap: return "kernel_map";
         case SyscallOp::Spawn: return "clone";
         case SyscallOp::NumaScan: return "numa_scan";
+        case SyscallOp::Mremap: return "mremap";
     }
     return "?";
 }
@@ -86,6 +88,9 @@ struct Syscall {
 
     // madvise
     Advice advice = Advice::DontNeed;
+
+    // mremap: where the range moves to (page aligned; the length stays `len`).
+    std::uint64_t new_addr = 0;
 
     // fork: process id the child gets.
     unsigned child = 0;

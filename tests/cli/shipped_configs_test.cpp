@@ -84,6 +84,17 @@ TEST_F(ShippedConfigs, TheInvariantCheckerChangesNoFigure) {
     EXPECT_EQ(off.out, on.out);  // byte for byte
 }
 
+TEST_F(ShippedConfigs, MremapOfFoldedBlocksBatchesFrom617) {
+    const json before = run("mremap_folded.json", {"--set", "kernel.version=6.16"})["kernel"];
+    EXPECT_EQ(before["contpte"]["unfolds"], 16);
+    EXPECT_EQ(before["contpte"]["folds"], 16);
+    const json after = run("mremap_folded.json")["kernel"];
+    EXPECT_EQ(after["by_op"]["mremap"]["contpte"]["converts"], 0);
+    EXPECT_EQ(after["contpte"]["blocks_mapped_cont"], 32 + 16);
+    EXPECT_EQ(after["by_op"]["mremap"]["tlbi"]["RVAE1IS"], 1);
+    EXPECT_EQ(after["events"]["mremap_pmds_moved"], 0);
+}
+
 TEST_F(ShippedConfigs, MprotectChurnUnfoldsAndRefoldsEachTime) {
     const json k = run("mprotect_churn.json")["kernel"];
     EXPECT_EQ(k["contpte"]["unfolds"], 200);

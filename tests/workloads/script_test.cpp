@@ -617,3 +617,43 @@ TEST(ScriptConfig, ErrorsNameTheFileAndKeyPath) {
 
 }  // namespace
 }  // namespace mmusim::workloads
+
+namespace mmusim::workloads {
+namespace {
+
+TEST(ScriptOps, MremapMovesARangeToAnotherRegion) {
+    const nlohmann::json doc = {{"regions", {{{"name", "heap"}, {"size", "1M"}}, {{"name", "dst"}, {"size", "1M"}}}},
+                                {"ops",
+                                 {{{"op", "mremap"}, {"region", "heap"}, {"offset", "64K"}, {"size", "128K"}, {"to", "dst"},
+                                   {"to_offset", "4K"}}}}};
+    const Script s = parse_script(doc);
+    ASSERT_EQ(s.syscalls.size(), 1u);
+    const kernel::Syscall& c = s.syscalls[0];
+    EXPECT_EQ(c.op, kernel::SyscallOp::Mremap);
+    EXPECT_EQ(c.addr, s.regions[0].addr + 0x10000);
+    EXPECT_EQ(c.len, 0x20000u);
+    EXPECT_EQ(c.new_addr, s.regions[1].addr + 0x1000);
+    // Errors name the destination keys.
+    nlohmann::json bad = doc;
+    bad["ops"][0]["to"] = "dts";
+    try {
+        (void)parse_script(bad);
+        ADD_FAILURE() << "an undeclared destination region was accepted";
+    } catch (const ScriptError& e) {
+        EXPECT_NE(std::string(e.what()).find("workload.script.ops[0].to: \"dts\" is not a declared region"), std::string::npos)
+            << e.what();
+    }
+    bad = doc;
+    bad["ops"][0]["to_offset"] = "960K";
+    try {
+        (void)parse_script(bad);
+        ADD_FAILURE() << "a destination past its region was accepted";
+    } catch (const ScriptError& e) {
+        EXPECT_NE(std::string(e.what()).find("workload.script.ops[0].to_offset: the moved 128K from 960K passes the end of region"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace mmusim::workloads
