@@ -124,6 +124,8 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
                             {"thp_zero_page_mapped", k.thp_zero_page_mapped},
                             {"pagecache_reads", k.pagecache_reads}, {"reclaim_aged", k.reclaim_aged},
                             {"madvise_free_skipped", k.madvise_free_skipped}, {"folio_splits", k.folio_splits},
+                            {"gather_batch_pages", k.gather_batch_pages},
+                            {"gather_forced_flushes", k.gather_forced_flushes},
                             {"debug_pagealloc_updates", k.debug_pagealloc_updates},
                             {"set_pte_on_cont_warnings", k.set_pte_on_cont_warnings}}},
                 {"cycles", k.cycles}};

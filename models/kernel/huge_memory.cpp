@@ -141,13 +141,17 @@ void MmOps::zap_huge_pmd(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t p
     const Desc old = m_k.tables.pmdp_huge_get_and_clear(pmd_entry);
     tlb.tlb_flush_pmd_range(haddr, m_k.geo.pmd_size());
     if (vma.pfnmap()) return;
-    if (!is_huge_zero_pmd(old))
-        m_pages.unmap(arch::desc_pfn(old, m_k.geo.page_shift), mm.id, m_k.geo.ptrs_per_table());
+    const bool folio = !is_huge_zero_pmd(old);
+    const std::uint64_t pfn = arch::desc_pfn(old, m_k.geo.page_shift);
+    if (folio) m_pages.folio_remove_rmap_ptes(pfn, mm.id, m_k.geo.ptrs_per_table());  // folio_remove_rmap_pmd
     const auto it = mm.deposited.find(haddr);
     if (it != mm.deposited.end()) {
         m_k.tables.pte_free(it->second);
         mm.deposited.erase(it);
     }
+    // After the PMD lock is dropped: one gather slot for the whole folio
+    // (tlb_remove_page_size(HPAGE_PMD_SIZE)), which flushes and frees at once when full.
+    if (folio) tlb.tlb_remove_page_size(pfn);
 }
 
 long MmOps::change_huge_pmd(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t pmd_entry, std::uint64_t haddr,

@@ -86,6 +86,7 @@ public:
     TlbFlush& tlb_flush() { return m_flush; }
     LazyMmu& lazy() { return m_lazy; }
     FolioAllocator& folios() { return m_folios; }
+    PageAlloc& page_alloc() { return *m_pages; }
     Rmap& rmap() { return m_rmap; }
     FaultHandler& faults() { return *m_faults; }
     MmOps& ops() { return *m_ops; }

@@ -80,6 +80,8 @@ struct KernelStats {
     std::uint64_t reclaim_aged = 0;  // aging calls (entries or batches)
     std::uint64_t madvise_free_skipped = 0;  // MADV_FREE left folios alone (shared, or dirty and shared)
     std::uint64_t folio_splits = 0;          // large anonymous folios split to order 0 (split_folio)
+    std::uint64_t gather_batch_pages = 0;    // mmu_gather batch pages allocated (tlb_next_batch)
+    std::uint64_t gather_forced_flushes = 0; // zap flushes before the end of a VMA (force_flush)
     std::uint64_t cycles = 0;  // kernel time, all handlers
     // The same events per operation kind: "fault", "mmap", "mprotect", "madvise(dontneed)"...
     std::map<std::string, OpStats> by_op;

@@ -130,6 +130,9 @@ private:
     // zap_pte_range over one PTE table.
     void zap_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
                        std::uint64_t end, const ZapDetails& details);
+    // zap_install_uffd_wp_if_needed: markers in place of `nr` cleared entries from `ptep`.
+    void zap_install_uffd_wp_if_needed(Mm& mm, const Vma& vma, std::uint64_t addr, std::uint64_t ptep, unsigned nr,
+                                       Desc ptent, const ZapDetails& details);
     long change_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
                           std::uint64_t end, unsigned cp_flags);
     // Copies the entries of [addr, end) from the parent's PTE table `src_table`.
@@ -151,7 +154,7 @@ private:
     bool aligned(std::uint64_t addr) const { return (addr & (m_k.geo.page_size() - 1)) == 0; }
     std::uint64_t page_align(std::uint64_t len) const { return (len + m_k.geo.page_size() - 1) & ~(m_k.geo.page_size() - 1); }
     MmuGather make_gather(const Mm& mm, bool fullmm) {
-        return MmuGather(m_k.flush, mm, fullmm, m_k.geo.page_size(), m_k.geo.pmd_size());
+        return MmuGather(m_k.flush, mm, fullmm, m_k.geo.page_size(), m_k.geo.pmd_size(), &m_pages);
     }
     void remap_pfn_range(Mm& mm, const Vma& vma);
 

@@ -55,12 +55,37 @@ void PageAlloc::free(const Folio& folio) {
 }
 
 void PageAlloc::unmap(std::uint64_t pfn, unsigned mm, std::uint64_t nr) {
+    folio_remove_rmap_ptes(pfn, mm, nr);
+    free_pages_and_swap_cache(pfn);
+}
+
+void PageAlloc::folio_remove_rmap_ptes(std::uint64_t pfn, unsigned mm, std::uint64_t nr) {
+    const std::optional<Folio> folio = m_k.folios.folio_of(pfn);
+    if (!folio || m_k.rmap.find(folio->head_pfn) == nullptr) return;
+    m_k.rmap.remove(folio->head_pfn, mm, nr);
+}
+
+void PageAlloc::free_pages_and_swap_cache(std::uint64_t pfn) {
+    // The model keeps no reference counts: a folio's references are its mappings and the
+    // page cache, so the last put is the one that finds neither.
     const std::optional<Folio> folio = m_k.folios.folio_of(pfn);
     if (!folio) return;
     const Rmap::Info* info = m_k.rmap.find(folio->head_pfn);
     if (info == nullptr) return;
-    const std::uint64_t left = m_k.rmap.remove(folio->head_pfn, mm, nr);
-    if (left == 0 && info->anon && !info->pagecache) free(*folio);
+    if (info->total() == 0 && info->anon && !info->pagecache) free(*folio);
+}
+
+std::optional<std::uint64_t> PageAlloc::get_free_page() {
+    const std::optional<Folio> page = m_k.folios.alloc(0);
+    if (!page) return std::nullopt;
+    m_k.delay += cycles_to_time(m_k.config.costs.folio_alloc);
+    m_kmap.on_alloc(page->head_pfn, 1);
+    return page->head_pfn;
+}
+
+void PageAlloc::free_page(std::uint64_t pfn) {
+    m_kmap.on_free(pfn, 1);
+    m_k.folios.free(Folio{pfn, 0});
 }
 
 }  // namespace mmusim::kernel

@@ -26,8 +26,21 @@ public:
     // Frees a folio nobody maps any more.
     void free(const Folio& folio);
     // Drops `nr` mappings of `mm` from the folio of `pfn`; frees an anonymous folio that
-    // no longer has any mapping.
+    // no longer has any mapping (folio_remove_rmap_ptes then folio_put, for paths that free
+    // at once; a zap frees through its mmu_gather instead).
     void unmap(std::uint64_t pfn, unsigned mm, std::uint64_t nr);
+    // folio_remove_rmap_ptes: drops `nr` mappings of `mm` from the folio of `pfn`.
+    void folio_remove_rmap_ptes(std::uint64_t pfn, unsigned mm, std::uint64_t nr);
+    // free_pages_and_swap_cache for one entry of an mmu_gather batch: the gather's reference
+    // to the folio of `pfn` goes, and an anonymous folio that nothing maps and the page cache
+    // does not hold is freed (a folio already freed by an earlier entry is left alone).
+    void free_pages_and_swap_cache(std::uint64_t pfn);
+    // __get_free_page(GFP_NOWAIT) of a kernel page (an mmu_gather batch page): its PFN, or
+    // nullopt when no page is free. Costs one buddy allocation; mapped in the linear map
+    // under DEBUG_PAGEALLOC, like every page allocation.
+    std::optional<std::uint64_t> get_free_page();
+    // free_page of a page from get_free_page.
+    void free_page(std::uint64_t pfn);
 
 private:
     KernelContext& m_k;

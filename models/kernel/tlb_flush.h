@@ -44,6 +44,8 @@ public:
     // Where the kernel's events are recorded (null: nowhere); reached by every kernel part.
     void set_timeline(Timeline* timeline) { m_timeline = timeline; }
     Timeline* timeline() const { return m_timeline; }
+    // The kernel's counters (the mmu_gather counts its batch pages and early flushes there).
+    KernelStats& stats() { return m_stats; }
     // Multi-core runs: other cores may look at the tables between two stores of the caller.
     bool observed() const { return m_observer != nullptr; }
     void observable_point() {

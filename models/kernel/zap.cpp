@@ -1,6 +1,7 @@
 // munmap and the zap engine (mm/memory.c zap_pte_range, mm/vma.c unmap_region, exit_mmap):
-// entries are cleared in folio batches, the cleared range goes to the mmu_gather, page
-// tables no VMA needs any more are freed (spec/kernel.md §6.6).
+// entries are cleared in folio batches, the cleared range and the unmapped pages go to the
+// mmu_gather (which frees the pages after its flush), page tables no VMA needs any more are
+// freed (spec/kernel.md §6.6).
 #include <vector>
 
 #include "models/kernel/mm_ops.h"
@@ -56,49 +57,104 @@ void MmOps::unmap_page_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64
 
 void MmOps::zap_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
                           std::uint64_t end, const ZapDetails& details) {
+    // mm/memory.c zap_pte_range, the same in every modelled version (v6.9 comes back through
+    // zap_pmd_range's "pmd--" retry, the current tree through its own "goto retry"). Pages
+    // are not freed here: they go to the gather and are freed after the TLB flush.
     const std::uint64_t page = m_k.geo.page_size();
     Pgtable& pt = m_k.pgtable;
-    flush_tlb_batched_pending(mm);
-    const LazyMmu::State lazy = m_k.lazy.enable();
-    while (addr < end) {
-        const std::uint64_t ptep = m_k.tables.pte_offset(table, addr);
-        const Desc pte = pt.ptep_get(ptep);
-        unsigned nr = 1;
-        if (pte_none(pte)) {
-            addr += page;
-            continue;
-        }
-        if (pte_present(pte)) {
-            const std::optional<Folio> folio = vm_normal_folio(vma, pte);
-            Desc ptent = pte;
-            if (!folio) {
-                // Special entries (pfn maps, the zero page) have no folio: one at a time.
-                ptent = pt.get_and_clear_full_ptes(mm, addr, ptep, 1);
-            } else {
+    bool force_flush = false, force_break = false;
+    for (;;) {
+        // pte_offset_map_lock ... lazy_mmu_mode_enable (arch_enter_lazy_mmu_mode before the
+        // generic layer).
+        flush_tlb_batched_pending(mm);
+        const LazyMmu::State lazy = m_k.lazy.enable();
+        while (addr < end) {
+            const std::uint64_t ptep = m_k.tables.pte_offset(table, addr);
+            const Desc pte = pt.ptep_get(ptep);
+            unsigned nr = 1;
+            if (pte_none(pte)) {
+                addr += page;
+                continue;
+            }
+            if (pte_present(pte)) {
+                // zap_present_ptes.
+                const std::optional<Folio> folio = vm_normal_folio(vma, pte);
+                Desc ptent = pte;
+                if (!folio) {
+                    // Special entries (pfn maps, the zero page) have no folio: one at a time,
+                    // nothing to free.
+                    ptent = pt.get_and_clear_full_ptes(mm, addr, ptep, 1);
+                    tlb.tlb_flush_pte_range(addr, page);  // tlb_remove_tlb_entry
+                    zap_install_uffd_wp_if_needed(mm, vma, addr, ptep, 1, ptent, details);
+                    addr += page;
+                    continue;
+                }
+                // zap_present_folio_ptes.
                 const unsigned max_nr = static_cast<unsigned>((end - addr) / page);
                 if (folio->order > 0) nr = folio_pte_batch(*folio, ptep, pte, max_nr, 0);
-                const Rmap::Info* info = m_k.rmap.find(folio->head_pfn);
-                // Anonymous folios need no A/D; file folios are dirtied/marked accessed.
-                if (info != nullptr && info->anon) pt.clear_full_ptes(mm, addr, ptep, nr);
-                else ptent = pt.get_and_clear_full_ptes(mm, addr, ptep, nr);
-                m_pages.unmap(arch::desc_pfn(pte, m_k.geo.page_shift), mm.id, nr);
+                Rmap::Info* info = m_k.rmap.find(folio->head_pfn) != nullptr ? &m_k.rmap.info(folio->head_pfn) : nullptr;
+                bool delay_rmap = false;
+                if (info != nullptr && info->anon) {
+                    // Anonymous folios need no A/D.
+                    pt.clear_full_ptes(mm, addr, ptep, nr);
+                } else {
+                    // File folios (shmem too: !folio_test_anon) are dirtied from the cleared
+                    // entries. A dirty one keeps its rmap until the TLB is flushed, which
+                    // must then happen before the PTE lock is dropped: tlb_delay_rmap sets
+                    // force_flush.
+                    ptent = pt.get_and_clear_full_ptes(mm, addr, ptep, nr);
+                    if (arch::desc_dirty(ptent)) {
+                        if (info != nullptr) info->dirty = true;  // folio_mark_dirty
+                        if (tlb.tlb_delay_rmap()) {
+                            delay_rmap = true;
+                            force_flush = true;
+                        }
+                    }
+                }
+                tlb.tlb_flush_pte_range(addr, std::uint64_t{nr} * page);  // tlb_remove_tlb_entries
+                zap_install_uffd_wp_if_needed(mm, vma, addr, ptep, nr, ptent, details);
+                const std::uint64_t pfn = arch::desc_pfn(pte, m_k.geo.page_shift);
+                if (!delay_rmap) m_pages.folio_remove_rmap_ptes(pfn, mm.id, nr);
+                if (tlb.__tlb_remove_folio_pages(pfn, nr, delay_rmap)) {
+                    // No batch space left: flush and free now, then come back for the rest.
+                    force_flush = true;
+                    force_break = true;
+                }
+                addr += std::uint64_t{nr} * page;
+                if (force_break) break;
+                continue;
             }
-            tlb.tlb_flush_pte_range(addr, std::uint64_t{nr} * page);
-            // pte_install_uffd_wp_if_needed: file-backed memory still registered for
-            // uffd-wp keeps its protection as markers, unless the zap drops markers.
-            if (!details.drop_markers && !vma.anonymous() && vma.flags.uffd_wp && pte_uffd_wp(ptent)) {
-                for (unsigned i = 0; i < nr; ++i)
-                    pt.set_pte_at(mm, addr + i * page, ptep + 8 * i, pte_bits::kMarkerUffdWp);
-                m_k.stats.uffd_markers_installed += nr;
+            if (pte_marker_uffd_wp(pte)) {
+                // Markers survive DONTNEED on file-backed memory; munmap and anonymous VMAs
+                // drop them.
+                if (details.drop_markers || vma.anonymous()) pt.pte_clear(mm, addr, ptep);
             }
-        } else if (pte_marker_uffd_wp(pte)) {
-            // Markers survive DONTNEED on file-backed memory; munmap and anonymous VMAs
-            // drop them.
-            if (details.drop_markers || vma.anonymous()) pt.pte_clear(mm, addr, ptep);
+            addr += page;
         }
-        addr += std::uint64_t{nr} * page;
+        m_k.lazy.disable(lazy);
+        // "Do the actual TLB flush before dropping ptl": the rmaps of dirty file folios are
+        // removed only once no TLB can still write to them through this mm.
+        if (force_flush) {
+            ++m_k.stats.gather_forced_flushes;
+            tlb.tlb_flush_mmu_tlbonly();
+            tlb.tlb_flush_rmaps();
+        }
+        // pte_unmap_unlock; then the batched pages are freed too.
+        if (force_flush) tlb.tlb_flush_mmu();
+        if (addr >= end) return;
+        force_flush = false;
+        force_break = false;
     }
-    m_k.lazy.disable(lazy);
+}
+
+void MmOps::zap_install_uffd_wp_if_needed(Mm& mm, const Vma& vma, std::uint64_t addr, std::uint64_t ptep,
+                                          unsigned nr, Desc ptent, const ZapDetails& details) {
+    // File-backed memory still registered for uffd-wp keeps its protection as markers,
+    // unless the zap drops markers (munmap, exit); anonymous memory never keeps them.
+    if (details.drop_markers || vma.anonymous() || !vma.flags.uffd_wp || !pte_uffd_wp(ptent)) return;
+    const std::uint64_t page = m_k.geo.page_size();
+    for (unsigned i = 0; i < nr; ++i) m_k.pgtable.set_pte_at(mm, addr + i * page, ptep + 8 * i, pte_bits::kMarkerUffdWp);
+    m_k.stats.uffd_markers_installed += nr;
 }
 
 void MmOps::free_pgtables(MmuGather& tlb, Mm& mm, std::uint64_t start, std::uint64_t end) {

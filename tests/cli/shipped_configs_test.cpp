@@ -144,8 +144,10 @@ TEST_F(ShippedConfigs, LazyNestingRuleBEmitsMorePairsThanD) {
     EXPECT_LT(isb(d), isb(b));
     EXPECT_EQ(isb(b), isb(none));  // after the inner leave B runs as if there were no lazy mode
     EXPECT_GT(d["lazy_mmu"]["nested_sections"].get<std::uint64_t>(), 0u);
-    // The zap's inner sections hold one store each: the same pairs under every rule.
+    // The zap's only inner section is its gather batch page's (one store), and it frees the
+    // user pages after the flush, outside its section: the same pairs under every rule.
     EXPECT_EQ(b["by_op"]["munmap"]["barriers"]["ISB"], d["by_op"]["munmap"]["barriers"]["ISB"]);
+    EXPECT_EQ(d["events"]["gather_batch_pages"], 50);  // one per munmap of 64 pages
 }
 
 TEST_F(ShippedConfigs, PfnmapSplitsItsHugePmdOnPartialMprotect) {

@@ -3,12 +3,15 @@
 // tlb_finish_mmu; stride, last-level form and TTL hint from what was cleared; fullmm only
 // flushes (by ASID) when tables were freed; escalation to flush_tlb_mm past the limits; KPTI
 // doubling of every user TLBI. Most tests drive a TlbFlush whose DVM socket ends in a
-// recorder, so that the VA, size and TTL of every TLBI can be checked.
+// recorder, so that the VA, size and TTL of every TLBI can be checked. The Item5/Item8 tests
+// cover the page side (mm/mmu_gather.c): batches of gathered pages, the forced flushes of
+// zap_pte_range (a full gather, a dirty file folio) and freeing after the flush.
 #include "tests/kernel/kernel_fixture.h"
 
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
+#include <optional>
 #include <vector>
 
 #include "models/dvm/tlbi_ext.h"
@@ -452,6 +455,198 @@ TEST_F(MmuGather, KptiDoublesTheGatheredFlushOfTheKernel) {
     EXPECT_EQ(vale1is[1], 10u);
     EXPECT_EQ(ishst[0], 1u);
     EXPECT_EQ(ishst[1], 1u);
+}
+
+// ---- the page side: batches, forced flushes, freeing after the flush ---------------------
+
+// MMU_GATHER_BUNDLE = 8 slots in the gather, then up to MAX_GATHER_BATCH_COUNT batch pages of
+// MAX_GATHER_BATCH slots (4K: 510 and 19); a batch is full with one slot left, so 7 + 19 * 509
+// order-0 pages fit, and the next one reports a full gather (__tlb_remove_folio_pages true).
+// After tlb_flush_mmu the batch pages are kept and reused, so a second round allocates none.
+TEST_F(MmuGather, Item5_FullGatherBatchForcesAFlush) {
+    setup(plain());
+    Gather tlb = gather();
+    EXPECT_EQ(tlb.max_gather_batch(), 510u);
+    EXPECT_EQ(tlb.max_gather_batch_count(), 19u);
+    constexpr unsigned kCapacity = 7 + 19 * 509;  // 9678
+    for (unsigned round = 0; round < 2; ++round) {
+        for (unsigned i = 1; i < kCapacity; ++i) ASSERT_FALSE(tlb.__tlb_remove_folio_pages(0x100000 + i, 1, false)) << i;
+        EXPECT_TRUE(tlb.__tlb_remove_folio_pages(0x100000, 1, false));
+        EXPECT_EQ(tlb.batch_count(), 19u);
+        EXPECT_EQ(tlb.gathered_slots(), kCapacity);
+        tlb.tlb_flush_mmu();
+        EXPECT_EQ(tlb.gathered_slots(), 0u);
+    }
+    EXPECT_EQ(stats_.gather_batch_pages, 19u);
+    tlb.tlb_finish_mmu();
+    EXPECT_EQ(tlb.batch_count(), 0u);
+    // Larger pages: 16K has 2046-slot batches and 4 of them, 64K 8190 and 1.
+    for (const std::uint64_t page : {std::uint64_t{16384}, std::uint64_t{65536}}) {
+        Gather g(*flush_, mm_, false, page, kPmd);
+        EXPECT_EQ(g.max_gather_batch(), (page - 16) / 8);
+        EXPECT_EQ(g.max_gather_batch_count(), 10000 / ((page - 16) / 8));
+    }
+}
+
+// A large folio's batch (nr > 1) is one entry of two slots (page, then nr_pages), since v6.9's
+// "mm/mmu_gather: add __tlb_remove_folio_pages()": 4 in the bundle, 255 per batch page.
+TEST_F(MmuGather, Item5_LargeFolioBatchesTakeTwoSlots) {
+    setup(plain());
+    Gather tlb = gather();
+    constexpr unsigned kEntries = 4 + 19 * 255;  // 4849 folios of 16 pages
+    for (unsigned i = 1; i < kEntries; ++i) ASSERT_FALSE(tlb.__tlb_remove_folio_pages(0x100000 + 16 * i, 16, false)) << i;
+    EXPECT_TRUE(tlb.__tlb_remove_folio_pages(0x100000, 16, false));
+    EXPECT_EQ(tlb.gathered_slots(), 2u * kEntries);
+    tlb.tlb_finish_mmu();
+}
+
+// With delayed rmaps pending, tlb_next_batch goes no further than the first batch page
+// (tlb_flush_rmaps walks only the local and the active batch): 7 + 509 pages.
+TEST_F(MmuGather, Item5_DelayedRmapsLimitTheGatherToOneBatchPage) {
+    setup(plain());
+    Gather tlb = gather();
+    EXPECT_TRUE(tlb.tlb_delay_rmap());
+    for (unsigned i = 1; i < 7 + 509; ++i) ASSERT_FALSE(tlb.__tlb_remove_folio_pages(0x100000 + i, 1, true)) << i;
+    EXPECT_TRUE(tlb.__tlb_remove_folio_pages(0x100000, 1, true));
+    EXPECT_EQ(tlb.batch_count(), 1u);
+    tlb.tlb_flush_rmaps();
+    EXPECT_FALSE(tlb.delayed_rmap());
+    tlb.tlb_finish_mmu();
+}
+
+// Kernel-level checks: 4K pages, order-0 folios, no FEAT_TLBIRANGE.
+class GatherZap : public KernelFixture {
+protected:
+    static constexpr std::uint64_t kVa = 0x40000000;  // 2 MiB aligned
+    KernelConfig plain_config(const char* version = "6.17") const {
+        KernelConfig c = config();
+        c.version = *KernelVersion::parse(version);
+        c.auto_layout = false;
+        c.tlbirange = false;
+        c.mthp_orders.clear();
+        return c;
+    }
+    std::uint64_t pfn_of(std::uint64_t va) const { return arch::desc_pfn(pte(va), 12); }
+    std::uint64_t mappings(std::uint64_t pfn) {
+        const std::optional<Folio> f = kernel->folios().folio_of(pfn);
+        if (!f) return 0;
+        const Rmap::Info* info = kernel->rmap().find(f->head_pfn);
+        return info == nullptr ? 0 : info->total();
+    }
+    bool allocated(std::uint64_t pfn) const { return kernel->folios().folio_of(pfn).has_value(); }
+};
+
+// munmap / MADV_DONTNEED of dirty shared file memory: each PTE table holding a dirty file
+// folio is flushed at the end of zap_pte_range, before its lock is dropped
+// (tlb_flush_mmu_tlbonly, then tlb_flush_rmaps), instead of once per VMA. One dirty page in
+// each of two tables: two single-page flushes, where one flush of the VMA would cover a hull
+// of 513 pages and escalate to the whole ASID. The same in every modelled version.
+TEST_F(GatherZap, Item5_DirtySharedFileZapFlushesBeforeUnlock) {
+    for (const char* version : {"6.9", "6.13", "6.17", "current"}) {
+        for (const bool dontneed : {false, true}) {
+            build(plain_config(version));
+            ASSERT_EQ(mmap_kind(MapKind::File, kVa, 4u << 20, /*shared=*/true), 0);
+            fault(kVa, arch::Access::Store);
+            fault(kVa + (2u << 20), arch::Access::Store);
+            const std::uint64_t pfn0 = pfn_of(kVa), pfn1 = pfn_of(kVa + (2u << 20));
+            mark();
+            const std::uint64_t forced0 = kernel->stats().gather_forced_flushes;
+            if (dontneed) ASSERT_EQ(madvise(kVa, 4u << 20, Advice::DontNeed), 0);
+            else ASSERT_EQ(range_call(SyscallOp::Munmap, kVa, 4u << 20), 0);
+            const Delta d = delta();
+            EXPECT_EQ(d.tlbi_op(arch::TlbiOp::VALE1IS), 2u) << version << dontneed;
+            EXPECT_EQ(d.tlbi_op(arch::TlbiOp::ASIDE1IS), 0u) << version << dontneed;
+            EXPECT_EQ(kernel->stats().gather_forced_flushes - forced0, 2u) << version << dontneed;
+            // The delayed rmaps were removed (tlb_flush_rmaps); the page cache keeps the folios.
+            EXPECT_EQ(mappings(pfn0), 0u);
+            EXPECT_EQ(mappings(pfn1), 0u);
+            EXPECT_TRUE(allocated(pfn0));
+            EXPECT_TRUE(kernel->rmap().find(kernel->folios().folio_of(pfn0)->head_pfn)->dirty);  // folio_mark_dirty
+        }
+    }
+    // Clean file pages (read faults) are not delayed: one flush of the VMA, escalated.
+    build(plain_config());
+    ASSERT_EQ(mmap_kind(MapKind::File, kVa, 4u << 20, /*shared=*/true), 0);
+    fault(kVa, arch::Access::Load);
+    fault(kVa + (2u << 20), arch::Access::Load);
+    mark();
+    ASSERT_EQ(madvise(kVa, 4u << 20, Advice::DontNeed), 0);
+    EXPECT_EQ(delta().tlbi_op(arch::TlbiOp::ASIDE1IS), 1u);
+    EXPECT_EQ(delta().tlbi_op(arch::TlbiOp::VALE1IS), 0u);
+    EXPECT_EQ(kernel->stats().gather_forced_flushes, 0u);
+}
+
+// A zap of more pages than the gather holds (7 + 19 * 509 = 9678 order-0 pages) flushes and
+// frees when the gather is full (force_flush + force_break), then goes on from the next entry
+// with the batch pages it already has. 9778 pages: the first flush covers 9678 pages (past
+// 512 strides: one ASIDE1IS), the last 100 pages go at tlb_end_vma page by page.
+TEST_F(GatherZap, Item5_FullGatherForcesAFlushInTheMiddleOfAZap) {
+    constexpr std::uint64_t kPages = 9678 + 100;
+    build(plain_config());
+    ASSERT_EQ(mmap_anon(kVa, kPages * kPage), 0);
+    for (std::uint64_t i = 0; i < kPages; ++i) kernel->faults().handle_mm_fault(kernel->mm(), FaultRequest{kVa + i * kPage, arch::Access::Store, arch::FaultKind::Translation, 3});
+    const std::uint64_t first = pfn_of(kVa), last = pfn_of(kVa + (kPages - 1) * kPage);
+    mark();
+    ASSERT_EQ(range_call(SyscallOp::Munmap, kVa, kPages * kPage), 0);
+    const Delta d = delta();
+    EXPECT_EQ(d.tlbi_op(arch::TlbiOp::ASIDE1IS), 1u);
+    EXPECT_EQ(d.tlbi_op(arch::TlbiOp::VALE1IS), 100u);
+    EXPECT_EQ(d.tlbi_op(arch::TlbiOp::VAE1IS), 20u);  // the 20 freed PTE tables, at tlb_finish_mmu
+    EXPECT_EQ(kernel->stats().gather_forced_flushes, 1u);
+    EXPECT_EQ(kernel->stats().gather_batch_pages, 19u);
+    EXPECT_FALSE(allocated(first));
+    EXPECT_FALSE(allocated(last));
+}
+
+// A zap frees nothing itself: zap_pte_range removes the rmap and queues the pages in the
+// gather; tlb_end_vma flushes the TLB; the pages are freed by tlb_finish_mmu's tlb_flush_mmu
+// (tlb_batch_pages_flush -> free_pages_and_swap_cache), after every flush of the gather.
+TEST_F(GatherZap, Item8_PagesAreFreedAfterTheFlush) {
+    build(plain_config());
+    ASSERT_EQ(mmap_anon(kVa, 8 * kPage), 0);
+    for (std::uint64_t i = 0; i < 8; ++i) fault(kVa + i * kPage, arch::Access::Store);
+    std::vector<std::uint64_t> pfns;
+    for (std::uint64_t i = 0; i < 8; ++i) pfns.push_back(pfn_of(kVa + i * kPage));
+    Mm& mm = kernel->mm();
+    const Vma vma = *mm.find_vma(kVa);
+    mark();
+    Gather tlb(kernel->tlb_flush(), mm, false, kPage, 2u << 20, &kernel->page_alloc());
+    kernel->ops().unmap_page_range(tlb, mm, vma, kVa, kVa + 8 * kPage, ZapDetails{true});
+    // The VMA's flush is done (tlb_end_vma), the pages are unmapped but still allocated.
+    EXPECT_EQ(delta().tlbi_op(arch::TlbiOp::VALE1IS), 8u);
+    for (const std::uint64_t pfn : pfns) {
+        EXPECT_EQ(mappings(pfn), 0u);
+        EXPECT_TRUE(allocated(pfn)) << pfn;
+    }
+    tlb.tlb_finish_mmu();
+    for (const std::uint64_t pfn : pfns) EXPECT_FALSE(allocated(pfn)) << pfn;
+    EXPECT_EQ(delta().tlbi_op(arch::TlbiOp::VALE1IS), 8u);  // freeing flushes nothing more
+}
+
+// Under DEBUG_PAGEALLOC, a zap opens a nested lazy-MMU section only when it allocates a
+// gather batch page (tlb_next_batch -> __get_free_page inside zap_pte_range's section): from
+// the 7th gathered page on, once per gather. The freed pages' linear-map updates come after
+// the section (they are freed after the flush), each in its own section.
+TEST_F(GatherZap, Item8_DebugPageallocNestingComesFromTheBatchPage) {
+    for (const std::uint64_t pages : {std::uint64_t{6}, std::uint64_t{7}, std::uint64_t{64}}) {
+        KernelConfig c = plain_config("current");
+        c.debug_pagealloc = true;
+        c.lazy_mmu = LazyMmuVariant::B;
+        build(c);
+        ASSERT_EQ(mmap_anon(kVa, pages * kPage), 0);
+        for (std::uint64_t i = 0; i < pages; ++i) fault(kVa + i * kPage, arch::Access::Store);
+        const LazyMmuStats before_lazy = kernel->lazy_stats();
+        const std::uint64_t updates0 = kernel->stats().debug_pagealloc_updates;
+        ASSERT_EQ(range_call(SyscallOp::Munmap, kVa, pages * kPage), 0);
+        const LazyMmuStats& after = kernel->lazy_stats();
+        const std::uint64_t batch = pages >= 7 ? 1 : 0;
+        EXPECT_EQ(after.nested_sections - before_lazy.nested_sections, batch) << pages;
+        // Outermost sections: the zap's, one per freed page, and the batch page's free.
+        EXPECT_EQ(after.sections - before_lazy.sections, 1 + pages + batch) << pages;
+        // Linear-map updates: each freed page, and the batch page mapped and unmapped.
+        EXPECT_EQ(kernel->stats().debug_pagealloc_updates - updates0, pages + 2 * batch) << pages;
+        EXPECT_EQ(kernel->stats().gather_batch_pages, batch) << pages;
+    }
 }
 
 }  // namespace

@@ -534,6 +534,31 @@ TEST_F(KernelScenario, Scenario20_VmallocUnderDebugPagealloc) {
     EXPECT_EQ(pairs(LazyMmuVariant::None, false), 4u);  // before v6.16: every store
 }
 
+// Scenario 20 in a zap. The pages a zap unmaps are freed after the gather's flush, outside
+// zap_pte_range's lazy section (and a free stores invalid linear-map entries, which ask for no
+// barrier); what nests is the gather's batch page, allocated by tlb_next_batch inside the
+// section from the 7th gathered page on. The section holds no other kernel-PTE store, so
+// every rule emits the same single pair for the munmap.
+TEST_F(KernelScenario, Scenario20_ZapNestsThroughItsGatherBatchPage) {
+    for (const LazyMmuVariant v : {LazyMmuVariant::None, LazyMmuVariant::B, LazyMmuVariant::C, LazyMmuVariant::D}) {
+        KernelConfig c = scripted();
+        c.mthp_orders.clear();
+        c.lazy_mmu = v;
+        c.debug_pagealloc = true;
+        build(c);
+        ASSERT_EQ(mmap_anon(kScriptBase, 64 * 4096), 0);
+        for (std::uint64_t i = 0; i < 64; ++i) fault(kScriptBase + i * 4096, arch::Access::Store);
+        const LazyMmuStats before_lazy = kernel->lazy_stats();
+        ASSERT_EQ(range_call(SyscallOp::Munmap, kScriptBase, 64 * 4096), 0);
+        const LazyMmuStats& after = kernel->lazy_stats();
+        const char* name = lazy_mmu_variant_name(v);
+        EXPECT_EQ(after.requests - before_lazy.requests, 1u) << name;
+        EXPECT_EQ(after.emitted - before_lazy.emitted, 1u) << name;
+        EXPECT_EQ(after.nested_sections - before_lazy.nested_sections, v == LazyMmuVariant::None ? 0u : 1u) << name;
+        EXPECT_EQ(kernel->stats().gather_batch_pages, 1u) << name;
+    }
+}
+
 TEST_F(KernelScenario, Scenario21_InterruptContextNeverBatches) {
     build(scripted());
     LazyMmu& lazy = kernel->lazy();
