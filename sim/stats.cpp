@@ -120,6 +120,7 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
                             {"uffd_markers_installed", k.uffd_markers_installed},
                             {"huge_pmd_mapped", k.huge_pmd_mapped}, {"huge_pmd_splits", k.huge_pmd_splits},
                             {"mremap_pmds_moved", k.mremap_pmds_moved},
+                            {"thp_collapse_alloc", k.thp_collapse_alloc},
                             {"thp_fault_alloc", k.thp_fault_alloc}, {"thp_fault_fallback", k.thp_fault_fallback},
                             {"thp_zero_page_mapped", k.thp_zero_page_mapped},
                             {"pagecache_reads", k.pagecache_reads}, {"reclaim_aged", k.reclaim_aged},

@@ -71,6 +71,7 @@ struct KernelStats {
     std::uint64_t huge_pmd_splits = 0;        // PMD leaves split or cleared for PTEs (THP_SPLIT_PMD)
     std::uint64_t mremap_pmds_moved = 0;      // mremap moved a whole PTE table or PMD leaf (move_normal_pmd, move_huge_pmd)
     std::uint64_t huge_pmd_mapped = 0;        // huge pfn map PMDs inserted by the driver
+    std::uint64_t thp_collapse_alloc = 0;     // THPs made by MADV_COLLAPSE (THP_COLLAPSE_ALLOC)
     std::uint64_t thp_fault_alloc = 0;        // PMD-sized anonymous folios mapped by a fault (THP_FAULT_ALLOC)
     std::uint64_t thp_fault_fallback = 0;     // THP faults that fell back to PTEs (THP_FAULT_FALLBACK)
     std::uint64_t thp_zero_page_mapped = 0;   // read faults that mapped the huge zero folio

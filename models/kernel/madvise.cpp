@@ -219,6 +219,10 @@ int MmOps::madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice)
         if ((advice == Advice::DontNeed || advice == Advice::Free) && v.pfnmap()) return -err::kEinval;
         if (advice == Advice::Free && !v.anonymous()) return -err::kEinval;
     }
+    if (advice == Advice::Collapse) {
+        const int r = madvise_collapse(mm, addr, end);
+        return r != 0 ? r : hole ? -err::kEnomem : 0;
+    }
     if (advice == Advice::DontNeed || advice == Advice::Free) {
         MmuGather tlb = make_gather(mm, false);
         for (auto it = mm.vmas.begin(); it != mm.vmas.end(); ++it) {
@@ -245,7 +249,7 @@ int MmOps::madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice)
             case Advice::NoHugePage: f.nohugepage = true; f.hugepage = false; break;
             case Advice::DontFork: f.dontfork = true; break;
             case Advice::DoFork: f.dontfork = false; break;
-            case Advice::DontNeed: case Advice::Free: break;
+            case Advice::DontNeed: case Advice::Free: case Advice::Collapse: break;
         }
     }
     merge_vmas(mm, addr, end);

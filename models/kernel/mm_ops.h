@@ -57,6 +57,10 @@ public:
     // mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr) (mremap.cpp): the
     // mapping and its page tables move to new_addr; whatever was mapped there is unmapped.
     int mremap(Mm& mm, std::uint64_t addr, std::uint64_t len, std::uint64_t new_addr);
+    // MADV_COLLAPSE of [start, end) (khugepaged.cpp): 0, EINVAL or ENOMEM as Linux answers.
+    int madvise_collapse(Mm& mm, std::uint64_t start, std::uint64_t end);
+    // The scan results of mm/khugepaged.c that MADV_COLLAPSE tells apart.
+    enum class Scan : std::uint8_t { Succeed, PmdMapped, PmdNull, NonPresent, UffdWp, PageNotAnon, AllocFail };
 
     // Engine pieces, also used by the fault handler and by tests.
     long change_protection(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end,
@@ -127,6 +131,9 @@ private:
     void move_ptes(Mm& mm, const Vma& vma, std::uint64_t old_table, std::uint64_t old_addr, std::uint64_t old_end,
                    std::uint64_t new_table, std::uint64_t new_addr, bool clear_uffd_wp);
     unsigned mremap_folio_pte_batch(const Vma& vma, std::uint64_t ptep, Desc pte, unsigned max_nr);
+    // hpage_collapse_scan_pmd and collapse_huge_page for the PMD range at `haddr`.
+    Scan hpage_collapse_scan_pmd(Mm& mm, Vma& vma, std::uint64_t haddr);
+    Scan collapse_huge_page(Mm& mm, Vma& vma, std::uint64_t haddr, std::uint64_t pmd, std::uint64_t table);
     // zap_pte_range over one PTE table.
     void zap_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
                        std::uint64_t end, const ZapDetails& details);

@@ -54,7 +54,7 @@ enum class MapKind : std::uint8_t {
     HugePfnmap,  // a driver mapping filled at fault time with PMD-sized special entries
 };
 
-enum class Advice : std::uint8_t { DontNeed, Free, HugePage, NoHugePage, DontFork, DoFork };
+enum class Advice : std::uint8_t { DontNeed, Free, HugePage, NoHugePage, DontFork, DoFork, Collapse };
 
 inline const char* advice_name(Advice a) {
     switch (a) {
@@ -64,6 +64,7 @@ inline const char* advice_name(Advice a) {
         case Advice::NoHugePage: return "nohugepage";
         case Advice::DontFork: return "dontfork";
         case Advice::DoFork: return "dofork";
+        case Advice::Collapse: return "collapse";
     }
     return "?";
 }
