@@ -114,6 +114,7 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
                 {"by_op", by_op},
                 {"smp", {{"sync_points", k.sync_points}, {"lock_waits", k.lock_waits}, {"lock_wait_cycles", k.lock_wait_cycles},
                          {"lockless_none", k.lockless_none}, {"lockless_retries", k.lockless_retries},
+                         {"migration_waits", k.migration_waits},
                          {"threads_spawned", k.threads_spawned}}},
                 {"events", {{"context_switches", k.context_switches}, {"uffd_events", k.uffd_events},
                             {"uffd_wp_async_resolved", k.uffd_wp_async_resolved},
@@ -123,6 +124,8 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
                             {"thp_zero_page_mapped", k.thp_zero_page_mapped},
                             {"pagecache_reads", k.pagecache_reads}, {"reclaim_aged", k.reclaim_aged},
                             {"madvise_free_skipped", k.madvise_free_skipped}, {"folio_splits", k.folio_splits},
+                            {"folios_migrated", k.folios_migrated}, {"pages_migrated", k.pages_migrated},
+                            {"migrate_skipped", k.migrate_skipped},
                             {"debug_pagealloc_updates", k.debug_pagealloc_updates},
                             {"set_pte_on_cont_warnings", k.set_pte_on_cont_warnings}}},
                 {"cycles", k.cycles}};

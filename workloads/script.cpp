@@ -143,7 +143,7 @@ unsigned read_prot(const json& v, const std::string& path) {
 
 const Names kOpNames = {"mmap",   "munmap", "mprotect",   "madvise", "uffd_register", "uffd_unregister", "uffd_wp",
                         "reclaim", "fork",  "exit",       "kernel_map", "access",     "loop",            "spawn",
-                        "numa_scan"};
+                        "numa_scan", "migrate"};
 const Names kRangeKeys = {"region", "offset", "size"};
 const Names kMapTypes = {"anon", "file", "pfnmap", "huge_pfnmap"};
 const Names kFileKeys = {"file", "file_offset", "file_folio"};
@@ -427,6 +427,8 @@ ScriptOp Parser::parse_op(const json& v, const std::string& path, unsigned depth
             sc.protect = read_bool(v["protect"], key_path(path, "protect"), "true sets write protection, false clears it");
     } else if (name == "numa_scan") {
         sc.op = kernel::SyscallOp::NumaScan;
+    } else if (name == "migrate") {
+        sc.op = kernel::SyscallOp::Migrate;
     } else {
         sc.op = kernel::SyscallOp::Reclaim;
     }

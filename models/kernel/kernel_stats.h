@@ -79,6 +79,9 @@ struct KernelStats {
     std::uint64_t reclaim_aged = 0;  // aging calls (entries or batches)
     std::uint64_t madvise_free_skipped = 0;  // MADV_FREE left folios alone (shared, or dirty and shared)
     std::uint64_t folio_splits = 0;          // large anonymous folios split to order 0 (split_folio)
+    std::uint64_t folios_migrated = 0;       // folios moved to a new folio by page migration
+    std::uint64_t pages_migrated = 0;        // their base pages (the folio sizes summed)
+    std::uint64_t migrate_skipped = 0;       // folios migration left alone (mapped by another process)
     std::uint64_t cycles = 0;  // kernel time, all handlers
     // The same events per operation kind: "fault", "mmap", "mprotect", "madvise(dontneed)"...
     std::map<std::string, OpStats> by_op;
@@ -89,6 +92,7 @@ struct KernelStats {
     std::uint64_t lock_wait_cycles = 0;     // time those calls waited
     std::uint64_t lockless_none = 0;        // lockless reads at fault entry that found a cleared entry mid-operation
     std::uint64_t lockless_retries = 0;     // lockless reads that found an inconsistent block and read again
+    std::uint64_t migration_waits = 0;      // faults whose entry was a migration entry: they wait for the migration
     std::uint64_t threads_spawned = 0;
 };
 

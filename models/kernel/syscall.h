@@ -23,6 +23,7 @@ enum class SyscallOp : std::uint8_t {
     KernelMap,    // a vmalloc-like update of `pages` kernel PTEs (apply_to_page_range)
     Spawn,        // clone(CLONE_VM): thread `child` of the workload starts running on its core
     NumaScan,     // the NUMA balancing scan of [addr, addr + len) (change_prot_numa)
+    Migrate,      // page migration of the folios mapped in [addr, addr + len) to new folios
 };
 
 inline const char* syscall_name(SyscallOp op) {
@@ -40,6 +41,7 @@ inline const char* syscall_name(SyscallOp op) {
         case SyscallOp::KernelMap: return "kernel_map";
         case SyscallOp::Spawn: return "clone";
         case SyscallOp::NumaScan: return "numa_scan";
+        case SyscallOp::Migrate: return "migrate";
     }
     return "?";
 }
