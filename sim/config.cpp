@@ -315,6 +315,7 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     kcost.fault_entry_exit = cost["fault_entry_exit"].get<std::uint64_t>();
     kcost.folio_alloc = cost["folio_alloc"].get<std::uint64_t>();
     kcost.zero_per_4k = cost["zero_per_4k"].get<std::uint64_t>();
+    kcost.copy_per_4k = cost["copy_per_4k"].get<std::uint64_t>();
     kcost.table_alloc = cost["table_alloc"].get<std::uint64_t>();
     kcost.atomic = cost["atomic"].get<std::uint64_t>();
     kcost.tlbi_local = cost["tlbi_local"].get<std::uint64_t>();

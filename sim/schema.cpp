@@ -125,6 +125,7 @@ Field build_platform_schema() {
                 {cycles("fault_entry_exit", 700, "exception entry, fault dispatch and return"),
                  cycles("folio_alloc", 300, "one buddy allocation"),
                  cycles("zero_per_4k", 250, "clearing 4 KiB of a new folio"),
+                 cycles("copy_per_4k", 400, "copying 4 KiB from an old folio into a new one (page migration's folio_copy)"),
                  cycles("table_alloc", 500, "allocating and clearing a page-table page"),
                  cycles("atomic", 20, "extra cost of an exchange or compare-and-swap over a plain access"),
                  cycles("tlbi_local", 10, "one local TLBI"),

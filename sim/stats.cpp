@@ -114,6 +114,7 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
                 {"by_op", by_op},
                 {"smp", {{"sync_points", k.sync_points}, {"lock_waits", k.lock_waits}, {"lock_wait_cycles", k.lock_wait_cycles},
                          {"lockless_none", k.lockless_none}, {"lockless_retries", k.lockless_retries},
+                         {"migration_waits", k.migration_waits},
                          {"threads_spawned", k.threads_spawned}}},
                 {"events", {{"context_switches", k.context_switches}, {"uffd_events", k.uffd_events},
                             {"uffd_wp_async_resolved", k.uffd_wp_async_resolved},
@@ -127,6 +128,8 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
                             {"madvise_free_skipped", k.madvise_free_skipped}, {"folio_splits", k.folio_splits},
                             {"gather_batch_pages", k.gather_batch_pages},
                             {"gather_forced_flushes", k.gather_forced_flushes},
+                            {"folios_migrated", k.folios_migrated}, {"pages_migrated", k.pages_migrated},
+                            {"migrate_skipped", k.migrate_skipped},
                             {"debug_pagealloc_updates", k.debug_pagealloc_updates},
                             {"set_pte_on_cont_warnings", k.set_pte_on_cont_warnings}}},
                 {"cycles", k.cycles}};

@@ -143,7 +143,7 @@ unsigned read_prot(const json& v, const std::string& path) {
 
 const Names kOpNames = {"mmap",   "munmap", "mprotect",   "madvise", "uffd_register", "uffd_unregister", "uffd_wp",
                         "reclaim", "fork",  "exit",       "kernel_map", "access",     "loop",            "spawn",
-                        "numa_scan", "mremap"};
+                        "numa_scan", "mremap", "migrate"};
 const Names kRangeKeys = {"region", "offset", "size"};
 const Names kMapTypes = {"anon", "file", "pfnmap", "huge_pfnmap"};
 const Names kFileKeys = {"file", "file_offset", "file_folio"};
@@ -434,6 +434,8 @@ ScriptOp Parser::parse_op(const json& v, const std::string& path, unsigned depth
     } else if (name == "mremap") {
         sc.op = kernel::SyscallOp::Mremap;
         sc.new_addr = range(v, path, &r.size).addr;
+    } else if (name == "migrate") {
+        sc.op = kernel::SyscallOp::Migrate;
     } else {
         sc.op = kernel::SyscallOp::Reclaim;
     }

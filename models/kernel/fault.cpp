@@ -115,6 +115,7 @@ const char* FaultHandler::handle_pte_fault(VmFault& vmf) {
         return vmf.vma->kind == VmaKind::File ? do_fault(vmf) : do_anonymous_page(vmf);
     }
     if (pte_protnone(vmf.orig_pte)) return do_numa_page(vmf);
+    if (is_migration_entry(vmf.orig_pte)) return migration_entry_wait(vmf);
     if (!arch::desc_valid(vmf.orig_pte))
         throw KernelError("fault on a swap entry at VA " + hex(vmf.address) + ": swap is not part of the model");
 
@@ -480,6 +481,18 @@ const char* FaultHandler::wp_page_copy(VmFault& vmf) {
 }
 
 // ---- NUMA hinting -------------------------------------------------------------------------
+
+const char* FaultHandler::migration_entry_wait(VmFault& vmf) {
+    // do_swap_page -> migration_entry_wait: under the PTE lock, a migration entry still in
+    // place sends the fault to sleep until the migration removes it, then the access is
+    // retried. A kernel call of the model runs to its end before another starts, so a
+    // migration never leaves its entries behind: a fault finds one only if it read the entry
+    // before the migration ended, and then finds the new entry here and retries.
+    if (!is_migration_entry(m_k.pgtable.ptep_get(vmf.pte))) return "migration_wait";
+    throw KernelError("fault on a migration entry at VA " + hex(vmf.address) +
+                      " that no migration in progress will remove (a model error: every migration ends by "
+                      "restoring its entries)");
+}
 
 const char* FaultHandler::do_numa_page(VmFault& vmf) {
     Mm& mm = *vmf.mm;

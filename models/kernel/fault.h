@@ -79,6 +79,8 @@ private:
     // write fault may reuse a page of `folio` that is not PageAnonExclusive.
     bool wp_can_reuse_anon_folio(const Folio& folio, const Mm& mm) const;
     const char* wp_page_copy(VmFault& vmf);
+    // A fault on a migration entry (do_swap_page's migration_entry_wait).
+    const char* migration_entry_wait(VmFault& vmf);
     const char* do_numa_page(VmFault& vmf);
     std::uint64_t file_pgoff(const Vma& vma, std::uint64_t addr) const {
         return vma.pgoff + ((addr - vma.start) >> m_k.geo.page_shift);

@@ -157,6 +157,7 @@ int Kernel::dispatch(const Syscall& call) {
         case SyscallOp::KernelMap: m_kmap->vmalloc_cycle(call.pages, call.in_interrupt); return 0;
         case SyscallOp::NumaScan: return m_ops->numa_scan(mm, call.addr, call.len);
         case SyscallOp::Mremap: return m_ops->mremap(mm, call.addr, call.len, call.new_addr);
+        case SyscallOp::Migrate: return m_ops->migrate(mm, call.addr, call.len);
         case SyscallOp::Spawn:
             // clone(CLONE_VM): a new thread of the process; the caller's core starts it.
             ++m_stats.threads_spawned;
@@ -239,6 +240,10 @@ void Kernel::lockless_read_at_entry(const KernelCallExt& call) {
     if (!has_process(call.process)) return;
     const std::uint64_t ptep = peek_pte_address(mm(call.process), call.va);
     if (ptep == 0) return;
+    // A migration entry: do_swap_page -> migration_entry_wait sleeps until the migration
+    // removes it (on the folio lock); the model's fault waits for the kernel below, finds the
+    // new entry and resolves as any fault that raced with a change.
+    if (m_owner >= 0 && is_migration_entry(m_mem.peek(ptep))) ++m_stats.migration_waits;
     for (;;) {
         const Pgtable::LocklessView view = m_pgtable.lockless_view(ptep);
         if (view == Pgtable::LocklessView::Inconsistent && m_owner >= 0) {
@@ -303,10 +308,13 @@ void Kernel::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_
     if (m_timeline != nullptr) m_timeline->call_arrive(call->core, delay);
     if (m_smp != nullptr) {
         acquire(*call, delay);
-        // Faults and the NUMA scan hold the mmap lock (or the VMA lock) for reading only, so a
-        // fault on another core gets as far as its lockless read.
+        // Faults and the NUMA scan hold the mmap lock (or the VMA lock) for reading only, and
+        // page migration holds it for reading while it queues folios and not at all while it
+        // moves them (since "mempolicy: mmap_lock is not needed while migrating folios",
+        // v6.7), so a fault on another core gets as far as its lockless read.
         m_owner_in_fault = call->kind == KernelCallExt::Kind::PageFault ||
-                           (call->kind == KernelCallExt::Kind::Syscall && call->syscall->op == SyscallOp::NumaScan);
+                           (call->kind == KernelCallExt::Kind::Syscall &&
+                            (call->syscall->op == SyscallOp::NumaScan || call->syscall->op == SyscallOp::Migrate));
         m_call_delay = &delay;
         m_call_core = call->core;
     }

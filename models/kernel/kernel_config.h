@@ -19,6 +19,7 @@ struct KernelCosts {
     std::uint64_t fault_entry_exit = 0;  // exception entry, handler dispatch and return
     std::uint64_t folio_alloc = 0;       // one allocation from the buddy allocator
     std::uint64_t zero_per_4k = 0;       // clearing 4 KiB of a new folio
+    std::uint64_t copy_per_4k = 0;       // copying 4 KiB into a new folio (page migration)
     std::uint64_t table_alloc = 0;       // allocating and clearing a page-table page
     std::uint64_t atomic = 0;            // extra cost of an X or C over a plain access
     std::uint64_t tlbi_local = 0;

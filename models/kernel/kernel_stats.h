@@ -83,6 +83,9 @@ struct KernelStats {
     std::uint64_t folio_splits = 0;          // large anonymous folios split to order 0 (split_folio)
     std::uint64_t gather_batch_pages = 0;    // mmu_gather batch pages allocated (tlb_next_batch)
     std::uint64_t gather_forced_flushes = 0; // zap flushes before the end of a VMA (force_flush)
+    std::uint64_t folios_migrated = 0;       // folios moved to a new folio by page migration
+    std::uint64_t pages_migrated = 0;        // their base pages (the folio sizes summed)
+    std::uint64_t migrate_skipped = 0;       // folios migration left alone (mapped by another process)
     std::uint64_t cycles = 0;  // kernel time, all handlers
     // The same events per operation kind: "fault", "mmap", "mprotect", "madvise(dontneed)"...
     std::map<std::string, OpStats> by_op;
@@ -93,6 +96,7 @@ struct KernelStats {
     std::uint64_t lock_wait_cycles = 0;     // time those calls waited
     std::uint64_t lockless_none = 0;        // lockless reads at fault entry that found a cleared entry mid-operation
     std::uint64_t lockless_retries = 0;     // lockless reads that found an inconsistent block and read again
+    std::uint64_t migration_waits = 0;      // faults whose entry was a migration entry: they wait for the migration
     std::uint64_t threads_spawned = 0;
 };
 

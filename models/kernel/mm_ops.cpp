@@ -92,8 +92,11 @@ bool MmOps::covered(const Mm& mm, std::uint64_t start, std::uint64_t end) const 
 void MmOps::flush_tlb_batched_pending(Mm& mm) {
     // A batched reclaim flush still outstanding for this mm must complete before entries
     // are changed under the PTE lock.
+    // arm64's arch_flush_tlb_batched_pending is a DSB.ISH: the deferred TLBIs were issued
+    // already, only their completion is waited for (43b3dfdd0455 "arm64: support
+    // batched/deferred tlb shootdown during page reclamation/migration", v6.5).
     if (!mm.tlb_flush_batched) return;
-    m_k.flush.flush_tlb_mm(mm);
+    m_k.flush.barrier(Barrier::DsbIsh);
     mm.tlb_flush_batched = false;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "models/kernel/kernel_context.h"
 #include "models/kernel/mm.h"
@@ -61,6 +62,10 @@ public:
     int madvise_collapse(Mm& mm, std::uint64_t start, std::uint64_t end);
     // The scan results of mm/khugepaged.c that MADV_COLLAPSE tells apart.
     enum class Scan : std::uint8_t { Succeed, PmdMapped, PmdNull, NonPresent, UffdWp, PageNotAnon, AllocFail };
+    // Page migration of every anonymous folio this process alone maps in [addr, addr + len)
+    // to a new folio of the same order (migrate_pages(2) / mbind(MPOL_MF_MOVE) to another
+    // node; the model has one): queue_pages_range, then migrate_pages (migrate.cpp).
+    int migrate(Mm& mm, std::uint64_t addr, std::uint64_t len);
 
     // Engine pieces, also used by the fault handler and by tests.
     long change_protection(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end,
@@ -134,6 +139,27 @@ private:
     // hpage_collapse_scan_pmd and collapse_huge_page for the PMD range at `haddr`.
     Scan hpage_collapse_scan_pmd(Mm& mm, Vma& vma, std::uint64_t haddr);
     Scan collapse_huge_page(Mm& mm, Vma& vma, std::uint64_t haddr, std::uint64_t pmd, std::uint64_t table);
+    // A folio queued for migration and where this process maps it (migrate.cpp).
+    struct MigrateFolio {
+        Folio src;
+        Folio dst;
+        std::uint64_t fstart = 0;     // VA of the folio's first page
+        std::uint64_t table = 0;      // PTE-mapped: the PTE table of its entries
+        std::uint64_t pmd_entry = 0;  // PMD-mapped: its PMD entry
+        bool mapped = false;          // migrate_folio_unmap left migration entries
+    };
+    // Page migration (migrate.cpp), named after mm/migrate.c and mm/rmap.c.
+    void queue_pages_range(Mm& mm, std::uint64_t start, std::uint64_t end, std::vector<MigrateFolio>& list);
+    void migrate_folio_add(Mm& mm, const Folio& folio, std::uint64_t fstart, std::uint64_t table,
+                           std::uint64_t pmd_entry, std::vector<MigrateFolio>& list);
+    void migrate_pages_batch(Mm& mm, std::vector<MigrateFolio>& batch);
+    void migrate_folio_unmap(Mm& mm, MigrateFolio& m, bool& flush_pending);
+    void try_to_migrate_one(Mm& mm, MigrateFolio& m, bool& flush_pending);
+    void set_pmd_migration_entry(Mm& mm, MigrateFolio& m);
+    void migrate_folio_move(Mm& mm, MigrateFolio& m);
+    void remove_migration_ptes(Mm& mm, const MigrateFolio& m);
+    void remove_migration_pmd(Mm& mm, const MigrateFolio& m);
+
     // zap_pte_range over one PTE table.
     void zap_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
                        std::uint64_t end, const ZapDetails& details);

@@ -30,6 +30,43 @@ inline constexpr Desc kSwapTypeMigration = Desc{0x1c} << 6;
 // not none. Its young/dirty/write state is kept by the splitter, which remaps synchronously.
 inline Desc make_migration_entry(std::uint64_t pfn) { return pte_bits::kSwapTypeMigration | (Desc{pfn} << 12); }
 
+// The three migration entry types of include/linux/swapops.h (SWP_MIGRATION_READ,
+// _READ_EXCLUSIVE, _WRITE), which the model numbers 0x1c, 0x1d, 0x1e in the swap type field
+// (b6-10; 0x1f is the PTE marker), and the A/D bits migration entries carry at the top of
+// the offset (SWP_MIG_YOUNG_BIT, SWP_MIG_DIRTY_BIT: arm64's offset has room for them, so
+// migration_entry_supports_ad() is true). The same encoding serves a PMD migration entry.
+enum class MigrationType : std::uint8_t { Read, ReadExclusive, Write };
+namespace pte_bits {
+inline constexpr Desc kSwapTypeMask = Desc{0x1f} << 6;
+inline constexpr Desc kMigYoung = Desc{1} << 48;   // offset bit 36 (above any PFN of a 48-bit PA)
+inline constexpr Desc kMigDirty = Desc{1} << 49;
+inline constexpr Desc kSwpUffdWp = Desc{1} << 3;   // PTE_SWP_UFFD_WP
+inline constexpr Desc kSwpOffsetPfnMask = ((Desc{1} << 48) - 1) & ~((Desc{1} << 12) - 1);
+}  // namespace pte_bits
+inline Desc make_migration_entry(std::uint64_t pfn, MigrationType type) {
+    return ((Desc{0x1c} + static_cast<Desc>(type)) << 6) | (Desc{pfn} << 12);
+}
+// is_migration_entry(pte_to_swp_entry(pte)) of a non-present, non-none entry.
+inline bool is_migration_entry(Desc d) {
+    if ((d & (pte_bits::kValid | pte_bits::kPresentInvalid)) != 0 || d == 0) return false;
+    const Desc type = (d & pte_bits::kSwapTypeMask) >> 6;
+    return type >= 0x1c && type <= 0x1e;
+}
+inline bool is_writable_migration_entry(Desc d) {
+    return is_migration_entry(d) && (d & pte_bits::kSwapTypeMask) >> 6 == 0x1e;
+}
+// SWP_MIGRATION_READ only: neither exclusive nor writable.
+inline bool is_readable_migration_entry(Desc d) {
+    return is_migration_entry(d) && (d & pte_bits::kSwapTypeMask) >> 6 == 0x1c;
+}
+inline std::uint64_t migration_entry_pfn(Desc d) { return (d & pte_bits::kSwpOffsetPfnMask) >> 12; }
+inline Desc make_migration_entry_young(Desc d) { return d | pte_bits::kMigYoung; }
+inline Desc make_migration_entry_dirty(Desc d) { return d | pte_bits::kMigDirty; }
+inline bool is_migration_entry_young(Desc d) { return (d & pte_bits::kMigYoung) != 0; }
+inline bool is_migration_entry_dirty(Desc d) { return (d & pte_bits::kMigDirty) != 0; }
+inline Desc pte_swp_mkuffd_wp(Desc d) { return d | pte_bits::kSwpUffdWp; }
+inline bool pte_swp_uffd_wp(Desc d) { return (d & pte_bits::kSwpUffdWp) != 0; }
+
 // pte_present(): valid, or PROT_NONE (present-invalid).
 inline bool pte_present(Desc d) { return (d & pte_bits::kValid) != 0 || (d & pte_bits::kPresentInvalid) != 0; }
 inline bool pte_none(Desc d) { return d == 0; }

@@ -24,6 +24,7 @@ enum class SyscallOp : std::uint8_t {
     Spawn,        // clone(CLONE_VM): thread `child` of the workload starts running on its core
     NumaScan,     // the NUMA balancing scan of [addr, addr + len) (change_prot_numa)
     Mremap,       // mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr)
+    Migrate,      // page migration of the folios mapped in [addr, addr + len) to new folios
 };
 
 inline const char* syscall_name(SyscallOp op) {
@@ -42,6 +43,7 @@ inline const char* syscall_name(SyscallOp op) {
         case SyscallOp::Spawn: return "clone";
         case SyscallOp::NumaScan: return "numa_scan";
         case SyscallOp::Mremap: return "mremap";
+        case SyscallOp::Migrate: return "migrate";
     }
     return "?";
 }

@@ -150,6 +150,28 @@ TEST_F(ShippedConfigs, LazyNestingRuleBEmitsMorePairsThanD) {
     EXPECT_EQ(d["events"]["gather_batch_pages"], 50);  // one per munmap of 64 pages
 }
 
+TEST_F(ShippedConfigs, MigrateFoldedCostsTwoConvertsPerBlockAndComesBackFolded) {
+    const json on = run("migrate_folded.json");
+    const json off = run("migrate_folded.json", {"--set", "kernel.contpte=false"});
+    const json& m = on["kernel"]["by_op"]["migrate"];
+    EXPECT_EQ(m["calls"], 1);
+    EXPECT_EQ(m["contpte"]["unfolds"], 16);  // each block's first clear
+    EXPECT_EQ(m["contpte"]["folds"], 16);    // each block's last set_pte_at
+    EXPECT_EQ(m["contpte"]["converts"], 32);
+    EXPECT_EQ(m["tlbi"]["VALE1IS"], 256 + 32 * 16);  // a page TLBI each, 16 per convert (no TLBIRANGE)
+    EXPECT_EQ(m["barriers"]["DSB.ISH"], 33);          // the converts and the batch's one flush
+    EXPECT_EQ(on["kernel"]["events"]["folios_migrated"], 16);
+    EXPECT_EQ(on["kernel"]["events"]["pages_migrated"], 256);
+    const json& n = off["kernel"]["by_op"]["migrate"];
+    EXPECT_EQ(n["contpte"]["converts"], 0);
+    EXPECT_EQ(n["tlbi"]["VALE1IS"], 256);
+    EXPECT_EQ(n["barriers"]["DSB.ISH"], 1);
+    EXPECT_LT(n["cycles"].get<std::uint64_t>(), m["cycles"].get<std::uint64_t>());
+    // Folded again: the loads after the migration walk as rarely as before it.
+    EXPECT_EQ(on["pmu"]["DTLB_WALK"], 48);
+    EXPECT_GT(off["pmu"]["DTLB_WALK"].get<std::uint64_t>(), 10 * on["pmu"]["DTLB_WALK"].get<std::uint64_t>());
+}
+
 TEST_F(ShippedConfigs, PfnmapSplitsItsHugePmdOnPartialMprotect) {
     const json k = run("pfnmap.json")["kernel"];
     EXPECT_EQ(k["events"]["huge_pmd_splits"], 1);

@@ -264,6 +264,22 @@ TEST(ScriptOps, EveryKernelOpFillsItsSyscall) {
     EXPECT_EQ(r[19].process, 2u);
 }
 
+TEST(ScriptOps, MigrateIsARangeOpOfPageMigration) {
+    const Script s = parse(one_region("1M", {{{"op", "mmap"}, {"region", "r"}},
+                                              {{"op", "migrate"}, {"region", "r"}, {"offset", "64K"}, {"size", "128K"}},
+                                              {{"op", "migrate"}, {"region", "r"}}}));
+    ASSERT_EQ(s.syscalls.size(), 3u);
+    EXPECT_EQ(s.syscalls[1].op, kernel::SyscallOp::Migrate);
+    EXPECT_EQ(s.syscalls[1].addr, 0x40010000u);
+    EXPECT_EQ(s.syscalls[1].len, 128u * 1024);
+    EXPECT_EQ(s.syscalls[2].len, 1u << 20);  // the rest of the region
+    EXPECT_EQ(kernel::op_name(s.syscalls[1]), "migrate");
+    // It takes the range keys only.
+    const std::string e = error_of(one_region("1M", {{{"op", "mmap"}, {"region", "r"}},
+                                                     {{"op", "migrate"}, {"region", "r"}, {"prot", "r"}}}));
+    EXPECT_NE(e.find("workload.script.ops[1].prot"), std::string::npos) << e;
+}
+
 TEST(ScriptOps, ForkAgainAfterExitKeepsTheId) {
     const json doc = one_region("4K", {{{"op", "fork"}, {"child", "c"}},
                                        {{"op", "access"}, {"process", "c"}, {"region", "r"}, {"count", 1}},
