@@ -247,6 +247,33 @@ void InvariantChecker::check_tlbs(const std::string& op, const std::vector<Chang
     for (unsigned core = 0; core < m_mmus.size(); ++core) {
         const mmu::Mmu& mmu = *m_mmus[core];
         for (const mmu::Tlb* tlb : {&mmu.l1i(), &mmu.l1d(), &mmu.l2()}) check_tlb(core, *tlb, op, changed, by_asid);
+        check_walk_cache(core, mmu.walk_cache(), op, by_asid);
+    }
+}
+
+void InvariantChecker::check_walk_cache(unsigned core, const mmu::WalkCache& cache, const std::string& op,
+                                        const AsidMap& by_asid) const {
+    // A cached table descriptor must still be the one in memory: Linux frees or moves a
+    // table only with an all-level TLBI (freed_tables, move_normal_pmd, pmdp_collapse_flush),
+    // which removes it. The few entries are all read whenever the TLBs are looked at.
+    for (const mmu::WalkCache::Entry& e : cache.entries()) {
+        if (!e.valid) continue;
+        const auto it = by_asid.find(e.asid);
+        if (it == by_asid.end()) continue;  // an ASID no address space uses any more
+        std::uint64_t table = it->second->pgd_pa;
+        Desc d = 0;
+        for (unsigned level = m_geo.start_level; level <= e.level; ++level) {
+            d = m_mem.peek(table + m_geo.index(e.base, level) * 8);
+            if (!arch::desc_valid(d) || !arch::desc_is_table_or_page(d)) break;
+            table = arch::desc_oa(d, m_geo.page_shift);
+        }
+        if (!arch::desc_valid(d) || !arch::desc_is_table_or_page(d) || arch::desc_oa(d, m_geo.page_shift) != e.table) {
+            std::ostringstream os;
+            os << "core " << core << "'s walk cache holds a level-" << unsigned{e.level} << " table descriptor for VA "
+               << hex(e.base) << " (ASID " << e.asid << ") pointing at the table at PA " << hex(e.table)
+               << ", but the descriptor in memory is " << hex(d);
+            fail(op, it->second, e.base, os.str());
+        }
     }
 }
 

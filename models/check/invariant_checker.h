@@ -10,6 +10,8 @@
 // - PTE_CONT on a kernel mapping (no caller in the model sets it there);
 // - a present user entry outside every VMA, an entry writable or executable at EL0 in a VMA
 //   that forbids it, or an accessible entry in a PROT_NONE VMA;
+// - a walk-cache entry holding a table descriptor that is no longer the one in memory (a
+//   freed or moved table the walker could still start from);
 // - a TLB entry that grants an access (load, store, instruction fetch) that the descriptor
 //   now in memory forbids, or that translates to another physical address than the
 //   descriptor does. An entry that forbids more than the descriptor is fine (the access
@@ -108,6 +110,7 @@ private:
     using AsidMap = std::map<std::uint16_t, const kernel::Mm*>;
     void check_tlb(unsigned core, const mmu::Tlb& tlb, const std::string& op, const std::vector<Changed>* changed,
                    const AsidMap& by_asid) const;
+    void check_walk_cache(unsigned core, const mmu::WalkCache& cache, const std::string& op, const AsidMap& by_asid) const;
     // Notes in scope.changed the ranges of the changed descriptors that lie in `table`.
     void note_changes(const Scope& scope, const kernel::Mm& mm, std::uint64_t table, unsigned level, std::uint64_t va) const;
     [[noreturn]] void fail(const std::string& op, const kernel::Mm* mm, std::uint64_t va, const std::string& what) const;

@@ -65,7 +65,7 @@ public:
     // For tests: whether a table descriptor of `level` for `va` is held (no LRU update).
     bool contains(std::uint64_t va, std::uint16_t asid, unsigned level) const;
 
-private:
+    // One cached table descriptor, for inspection (the invariant checker).
     struct Entry {
         std::uint64_t base = 0;   // VA of the covered range's first byte
         std::uint64_t table = 0;  // next-level table PA
@@ -74,7 +74,10 @@ private:
         std::uint8_t level = 0;
         bool valid = false;
     };
+    // Every slot, way by way (invalid ones included).
+    const std::vector<Entry>& entries() const { return m_entries; }
 
+private:
     std::uint64_t base_of(std::uint64_t va, unsigned level) const { return va & ~(m_geo.level_size(level) - 1); }
     std::size_t set_start(std::uint64_t va, unsigned level) const {
         return static_cast<std::size_t>((va >> m_geo.level_shift(level)) % m_sets) * m_config.ways;

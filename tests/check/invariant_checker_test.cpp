@@ -198,6 +198,26 @@ TEST_F(InvariantChecker, TlbEntryGrantingMoreThanTheDescriptor) {
     restore(va, read_only);
 }
 
+TEST_F(InvariantChecker, WalkCacheEntryPointingAtATableThatMoved) {
+    walk_cache = mmu::WalkCacheConfig{16, 4, 0b111, 2};
+    single_page();
+    ASSERT_EQ(translate(kBase, arch::Access::Load).fault, arch::FaultKind::None);  // caches levels 0-2
+    // A copy of the PTE table at another page, and the PMD entry pointed at it without a
+    // TLBI: every translation is the same, but the walk cache still names the old table.
+    const arch::Geometry& g = arch::geometry(arch::Granule::K4);
+    const std::uint64_t pmd = kernel->tables().pmd_lookup(kernel->mm(), kBase);
+    const arch::Desc old_pmd = mem->peek(pmd);
+    const std::uint64_t old_table = arch::desc_oa(old_pmd, 12);
+    const std::uint64_t copy = kernel->tables().pte_alloc_one();
+    for (std::uint64_t i = 0; i < g.ptrs_per_table(); ++i) mem->poke(copy + 8 * i, mem->peek(old_table + 8 * i));
+    mem->poke(pmd, arch::make_table_desc(copy));
+    const std::string v = verdict("mremap");
+    EXPECT_NE(v.find("core 0's walk cache holds a level-2 table descriptor for VA 0x40000000"), std::string::npos) << v;
+    mem->poke(pmd, old_pmd);
+    for (std::uint64_t i = 0; i < g.ptrs_per_table(); ++i) mem->poke(copy + 8 * i, 0);
+    kernel->tables().pte_free(copy);
+}
+
 TEST_F(InvariantChecker, TheFoldedBlocksTlbEntryIsCheckedPageByPage) {
     folded_block(scripted());
     ASSERT_EQ(translate(kBase, arch::Access::Store).fault, arch::FaultKind::None);

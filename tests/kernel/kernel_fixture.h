@@ -53,6 +53,7 @@ protected:
         mc.walker.granule = c.granule;
         mc.walker.hafdbs = c.hafdbs;  // the walker and the kernel see the same platform
         mc.conflict_abort = conflict_abort;
+        mc.walk_cache = walk_cache;
         mmu_ = std::make_unique<mmu::Mmu>("mmu0", mc);
         kernel->mem_socket.bind(mem->socket);
         kernel->dvm_socket.bind(dvm->socket);
@@ -240,6 +241,7 @@ protected:
     std::unique_ptr<check::InvariantChecker> checker;
     KernelStats before;
     bool conflict_abort = true;
+    mmu::WalkCacheConfig walk_cache;  // none unless a test asks for one
     bool ends_mid_operation = false;  // the test leaves a transient state: skip the final check
 };
 
