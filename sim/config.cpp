@@ -230,6 +230,12 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
             fail(where, "kernel.fault_around: " + k["fault_around"].get<std::string>() +
                             " must be a power of two of at least the base page (" + arch::size_name(geo.page_size()) + ")");
         kc.fault_around_bytes = fa;
+        const std::uint64_t swap = size_of(k["swap"]["size"]);
+        if (swap % geo.pmd_size() != 0 || swap > (std::uint64_t{64} << 30))
+            fail(where, "kernel.swap.size: " + arch::size_name(swap) + " is not allowed; allowed: 0 (no swap), or a multiple of " +
+                            arch::size_name(geo.pmd_size()) + " (the PMD size of the granule, one swap cluster) up to 64G");
+        kc.swap_bytes = swap;
+        kc.swap_synchronous = k["swap"]["device"].get<std::string>() == "zram";
     }
     {
         // One list per sysfs mode of hugepages-<size>kB/enabled; a size has one mode only.
@@ -316,6 +322,8 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     kcost.folio_alloc = cost["folio_alloc"].get<std::uint64_t>();
     kcost.zero_per_4k = cost["zero_per_4k"].get<std::uint64_t>();
     kcost.copy_per_4k = cost["copy_per_4k"].get<std::uint64_t>();
+    kcost.swap_out_per_4k = cost["swap_out_per_4k"].get<std::uint64_t>();
+    kcost.swap_in_per_4k = cost["swap_in_per_4k"].get<std::uint64_t>();
     kcost.table_alloc = cost["table_alloc"].get<std::uint64_t>();
     kcost.atomic = cost["atomic"].get<std::uint64_t>();
     kcost.tlbi_local = cost["tlbi_local"].get<std::uint64_t>();

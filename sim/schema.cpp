@@ -126,6 +126,8 @@ Field build_platform_schema() {
                  cycles("folio_alloc", 300, "one buddy allocation"),
                  cycles("zero_per_4k", 250, "clearing 4 KiB of a new folio"),
                  cycles("copy_per_4k", 400, "copying 4 KiB from an old folio into a new one (page migration's folio_copy)"),
+                 cycles("swap_out_per_4k", 7000, "writing 4 KiB to the swap device (zram: LZ4 compression, about 2.5 us)"),
+                 cycles("swap_in_per_4k", 2500, "reading 4 KiB from the swap device (zram: LZ4 decompression, about 1 us)"),
                  cycles("table_alloc", 500, "allocating and clearing a page-table page"),
                  cycles("atomic", 20, "extra cost of an exchange or compare-and-swap over a plain access"),
                  cycles("tlbi_local", 10, "one local TLBI"),
@@ -186,6 +188,11 @@ Field build_config_schema() {
          boolean("kpti", false, "kernel unmapped at EL0 (KPTI): every user TLBI is issued twice"),
          boolean("debug_pagealloc", false, "CONFIG_DEBUG_PAGEALLOC: page allocations and frees remap the linear map"),
          leaf("fault_around", FieldKind::Size, "64K", "fault_around_bytes of file read faults (the base page: off)"),
+         object("swap", "the swap device that MADV_PAGEOUT writes anonymous memory to",
+                {leaf("size", FieldKind::Size, "4G", "bytes of swap, a multiple of the PMD size, at most 64G; 0: no swap"),
+                 choice("device", "zram", {"zram", "disk"},
+                        "zram: SWP_SYNCHRONOUS_IO, swap-in skips the swap cache and reads large folios from v6.13; disk: "
+                        "swap-in through the swap cache, one base page at a time")}),
          choice("fold_policy", "linux", {"linux", "any-entry", "after-batch", "scanner", "never"},
                 "when blocks are folded: linux (a one-entry store at the block's last entry), any-entry, after-batch "
                 "(also after a set_ptes batch leaves a block partly written), scanner (linux plus a background pass), never"),

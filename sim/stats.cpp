@@ -87,6 +87,15 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
     for (unsigned order = 1; order <= geo.pmd_order(); ++order) fallbacks[arch::size_name(geo.page_size() << order)] = 0;
     for (const auto& [size, n] : k.alloc_fallbacks_by_size) fallbacks[arch::size_name(size)] = n;
 
+    // Swap traffic by folio size: every folio size appears, as for folios.
+    json swap_out = json::object(), swap_in = json::object();
+    for (unsigned order = 0; order <= geo.pmd_order(); ++order) {
+        swap_out[arch::size_name(geo.page_size() << order)] = 0;
+        swap_in[arch::size_name(geo.page_size() << order)] = 0;
+    }
+    for (const auto& [size, n] : k.swap_out_by_size) swap_out[arch::size_name(size)] = n;
+    for (const auto& [size, n] : k.swap_in_by_size) swap_in[arch::size_name(size)] = n;
+
     const json tlbi = tlbi_json(k.tlbi, true);
     const json barriers = barriers_json(k.barriers, true);
 
@@ -112,6 +121,9 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
                               {"requests", lazy.requests}, {"deferred", lazy.deferred}, {"emitted", lazy.emitted},
                               {"warnings", lazy.warnings}}},
                 {"by_op", by_op},
+                {"swap", {{"pages_out", k.swap_pages_out}, {"pages_in", k.swap_pages_in},
+                          {"out_by_size", swap_out}, {"in_by_size", swap_in},
+                          {"out_fallback", k.swap_out_fallback}, {"full", k.swap_full}}},
                 {"smp", {{"sync_points", k.sync_points}, {"lock_waits", k.lock_waits}, {"lock_wait_cycles", k.lock_wait_cycles},
                          {"lockless_none", k.lockless_none}, {"lockless_retries", k.lockless_retries},
                          {"migration_waits", k.migration_waits},

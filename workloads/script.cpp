@@ -148,7 +148,7 @@ const Names kRangeKeys = {"region", "offset", "size"};
 const Names kMapTypes = {"anon", "file", "pfnmap", "huge_pfnmap"};
 const Names kFileKeys = {"file", "file_offset", "file_folio"};
 const Names kPfnKeys = {"pfn_offset"};
-const Names kAdvice = {"dontneed", "free", "hugepage", "nohugepage", "dontfork", "dofork", "collapse"};
+const Names kAdvice = {"dontneed", "free", "hugepage", "nohugepage", "dontfork", "dofork", "collapse", "pageout"};
 const Names kPatterns = {"sequential", "strided", "random"};
 const Names kKindNames = {"load", "store", "ifetch"};
 
@@ -419,7 +419,8 @@ ScriptOp Parser::parse_op(const json& v, const std::string& path, unsigned depth
         static constexpr kernel::Advice kAdviceValues[] = {kernel::Advice::DontNeed,   kernel::Advice::Free,
                                                            kernel::Advice::HugePage,   kernel::Advice::NoHugePage,
                                                            kernel::Advice::DontFork,   kernel::Advice::DoFork,
-                                                           kernel::Advice::Collapse};
+                                                           kernel::Advice::Collapse,   kernel::Advice::PageOut};
+        static_assert(std::size(kAdviceValues) == 8, "one advice value per name of kAdvice");
         sc.advice = kAdviceValues[read_choice(v["advice"], key_path(path, "advice"), kAdvice)];
     } else if (name == "uffd_register") {
         parse_uffd_register(v, path, sc);

@@ -188,8 +188,14 @@ void InvariantChecker::check_pte_table(const kernel::Mm& mm, std::uint64_t table
             }
         }
         if (kernel_mm) continue;
-        for (unsigned i = 0; i < n; ++i)
+        for (unsigned i = 0; i < n; ++i) {
             if (kernel::pte_present(block[i])) check_leaf(mm, block_va + i * page, block[i], 3, op);
+            // A swap entry names a slot in use: it holds a page-table reference there.
+            else if (kernel::is_swap_entry(block[i]) && m_kernel.swap().count(kernel::swp_offset(block[i])) == 0)
+                fail(op, &mm, block_va + i * page,
+                     "a swap entry whose slot " + std::to_string(kernel::swp_offset(block[i])) +
+                         " has no reference (freed, or never allocated); entry " + hex(block[i]));
+        }
     }
 }
 

@@ -13,14 +13,6 @@ using namespace arch::bits;
 
 FaultHandler::FaultHandler(KernelContext& k, PageAlloc& pages, MmOps& ops) : m_k(k), m_pages(pages), m_ops(ops) {}
 
-namespace {
-std::string hex(std::uint64_t v) {
-    std::ostringstream os;
-    os << "0x" << std::hex << v;
-    return os.str();
-}
-}  // namespace
-
 std::string FaultHandler::describe(const FaultRequest& f) const {
     std::ostringstream os;
     os << arch::access_name(f.access) << " " << arch::fault_kind_name(f.kind) << " fault at VA 0x" << std::hex << f.va;
@@ -116,8 +108,10 @@ const char* FaultHandler::handle_pte_fault(VmFault& vmf) {
     }
     if (pte_protnone(vmf.orig_pte)) return do_numa_page(vmf);
     if (is_migration_entry(vmf.orig_pte)) return migration_entry_wait(vmf);
+    if (is_swap_entry(vmf.orig_pte)) return do_swap_page(vmf);
     if (!arch::desc_valid(vmf.orig_pte))
-        throw KernelError("fault on a swap entry at VA " + hex(vmf.address) + ": swap is not part of the model");
+        throw KernelError("fault on the non-present entry " + hex(vmf.orig_pte) + " at VA " + hex(vmf.address) +
+                          ", which no modelled path writes (a model error)");
 
     // Under the PTE lock: re-check that the entry did not change.
     if (!pte_same(m_k.pgtable.ptep_get(vmf.pte), vmf.orig_pte)) return "raced";

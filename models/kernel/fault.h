@@ -79,6 +79,10 @@ private:
     // write fault may reuse a page of `folio` that is not PageAnonExclusive.
     bool wp_can_reuse_anon_folio(const Folio& folio, const Mm& mm) const;
     const char* wp_page_copy(VmFault& vmf);
+    // A fault on a swap entry (fault_swap.cpp): do_swap_page, and the folio it reads into
+    // when it skips the swap cache (alloc_swap_folio: mTHP orders from v6.13).
+    const char* do_swap_page(VmFault& vmf);
+    Folio alloc_swap_folio(VmFault& vmf);
     // A fault on a migration entry (do_swap_page's migration_entry_wait).
     const char* migration_entry_wait(VmFault& vmf);
     const char* do_numa_page(VmFault& vmf);

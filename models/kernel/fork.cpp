@@ -53,6 +53,18 @@ void MmOps::copy_pte_range(Mm& dst, Mm& src, const Vma& src_vma, std::uint64_t s
         Desc pte = pt.ptep_get(src_pte);
         unsigned nr = 1;
         if (!pte_present(pte)) {
+            if (is_swap_entry(pte)) {
+                // copy_nonpresent_pte: one more reference to the slot (swap_duplicate); the
+                // entry is exclusive to neither process any more (both copies lose
+                // PTE_SWP_EXCLUSIVE, the parent's rewritten), and the child keeps uffd-wp only
+                // if its VMA does (it does not here: no UFFD_FEATURE_EVENT_FORK).
+                m_k.swap.dup(swp_offset(pte));
+                if (pte_swp_exclusive(pte)) {
+                    pte = pte_swp_clear_exclusive(pte);
+                    pt.set_pte_at(src, addr, src_pte, pte);
+                }
+                pt.set_pte_at(dst, addr, dst_pte, pte_swp_clear_uffd_wp(pte));
+            }
             // Markers are copied only when the child keeps uffd-wp (it does not here).
             addr += page;
             continue;

@@ -50,8 +50,9 @@ Kernel::Kernel(sc_core::sc_module_name name, const KernelConfig& config)
       m_lazy(m_flush, m_config.lazy_mmu),
       m_pgtable(m_config, m_stats, m_mem, m_flush, m_lazy, m_folios),
       m_tables(m_config, m_stats, m_mem, m_lazy, m_folios, mem_socket, m_delay),
+      m_swap(config.swap_bytes >> arch::geometry(config.granule).page_shift, arch::geometry(config.granule).ptrs_per_table()),
       m_ctx{m_config, arch::geometry(m_config.granule), m_stats, m_mem, m_flush, m_lazy, m_pgtable, m_tables,
-            m_folios, m_rmap, m_page_cache, m_delay} {
+            m_folios, m_rmap, m_page_cache, m_swap, m_delay} {
     socket.register_b_transport(this, &Kernel::b_transport);
     m_log = logger("kernel");
     // The shared zero page is reserved at boot and never freed; it is not a user folio.

@@ -88,6 +88,7 @@ public:
     FolioAllocator& folios() { return m_folios; }
     PageAlloc& page_alloc() { return *m_pages; }
     Rmap& rmap() { return m_rmap; }
+    const SwapInfo& swap() const { return m_swap; }
     FaultHandler& faults() { return *m_faults; }
     MmOps& ops() { return *m_ops; }
     KernelMappings& kernel_mappings() { return *m_kmap; }
@@ -123,6 +124,7 @@ private:
     PgtableAlloc m_tables;
     Rmap m_rmap;
     PageCache m_page_cache;
+    SwapInfo m_swap;
     KernelContext m_ctx;
     std::unique_ptr<KernelMappings> m_kmap;
     std::unique_ptr<PageAlloc> m_pages;

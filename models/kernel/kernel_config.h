@@ -20,6 +20,8 @@ struct KernelCosts {
     std::uint64_t folio_alloc = 0;       // one allocation from the buddy allocator
     std::uint64_t zero_per_4k = 0;       // clearing 4 KiB of a new folio
     std::uint64_t copy_per_4k = 0;       // copying 4 KiB into a new folio (page migration)
+    std::uint64_t swap_out_per_4k = 0;   // writing 4 KiB to the swap device (swap_writepage)
+    std::uint64_t swap_in_per_4k = 0;    // reading 4 KiB from the swap device (swap_read_folio)
     std::uint64_t table_alloc = 0;       // allocating and clearing a page-table page
     std::uint64_t atomic = 0;            // extra cost of an X or C over a plain access
     std::uint64_t tlbi_local = 0;
@@ -82,6 +84,10 @@ struct KernelConfig {
     bool kpti = false;                   // arm64_kernel_unmapped_at_el0: user TLBIs doubled
     bool debug_pagealloc = false;        // CONFIG_DEBUG_PAGEALLOC: page alloc/free remaps the linear map
     std::uint64_t fault_around_bytes = 65536;  // fault_around_bytes (file read faults)
+    std::uint64_t swap_bytes = 0;        // size of the swap device (kernel.swap.size; 0: no swap)
+    // The swap device is SWP_SYNCHRONOUS_IO (zram): swap-in may skip the swap cache and, from
+    // v6.13, read large folios. False: a block device, swapped in page by page.
+    bool swap_synchronous = true;
     enum class Thp : std::uint8_t { Never, Always, Madvise } thp = Thp::Never;
     // Platform features.
     unsigned cores = 1;                  // cores sharing the address spaces

@@ -15,6 +15,7 @@
 #include "models/kernel/pgtable_alloc.h"
 #include "models/kernel/pte_memory.h"
 #include "models/kernel/rmap.h"
+#include "models/kernel/swap.h"
 #include "models/kernel/tlb_flush.h"
 
 namespace mmusim::kernel {
@@ -31,6 +32,7 @@ struct KernelContext {
     FolioAllocator& folios;
     Rmap& rmap;
     PageCache& page_cache;
+    SwapInfo& swap;
     sc_core::sc_time& delay;
     std::uint64_t zero_pfn = 0;       // the shared zero page
     std::uint64_t huge_zero_pfn = 0;  // the huge zero folio (PMD sized), reserved on first use; 0: none yet

@@ -2,6 +2,8 @@
 // path the model does not implement. The message is for people and names the VA.
 #pragma once
 
+#include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -11,5 +13,12 @@ class KernelError : public std::runtime_error {
 public:
     explicit KernelError(const std::string& message) : std::runtime_error(message) {}
 };
+
+// An address for such a message: "0x" and lower-case hex digits.
+inline std::string hex(std::uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
+}
 
 }  // namespace mmusim::kernel

@@ -86,6 +86,13 @@ struct KernelStats {
     std::uint64_t folios_migrated = 0;       // folios moved to a new folio by page migration
     std::uint64_t pages_migrated = 0;        // their base pages (the folio sizes summed)
     std::uint64_t migrate_skipped = 0;       // folios migration left alone (mapped by another process)
+    // Swap (vmscan.cpp, fault_swap.cpp), after /proc/vmstat and the per-size mTHP counters.
+    std::uint64_t swap_pages_out = 0;        // base pages written to swap (pswpout)
+    std::uint64_t swap_pages_in = 0;         // base pages read from swap (pswpin)
+    std::map<std::uint64_t, std::uint64_t> swap_out_by_size;  // folios written whole, by size (swpout, thp_swpout)
+    std::map<std::uint64_t, std::uint64_t> swap_in_by_size;   // folios read by do_swap_page, by size (swpin)
+    std::uint64_t swap_out_fallback = 0;     // large folios split to swap out (swpout_fallback; every mTHP before v6.10)
+    std::uint64_t swap_full = 0;             // folios reclaim left in memory: no free swap slots
     std::uint64_t cycles = 0;  // kernel time, all handlers
     // The same events per operation kind: "fault", "mmap", "mprotect", "madvise(dontneed)"...
     std::map<std::string, OpStats> by_op;

@@ -9,6 +9,7 @@
 // the THP with the old table deposited. khugepaged's own background scan is not modelled; the
 // fold scanner (kernel.fold_policy "scanner") plays its part for contiguous blocks. File and
 // shmem collapse (collapse_file) is not modelled: such a VMA answers EINVAL.
+#include "models/kernel/kernel_error.h"
 #include "models/kernel/mm_ops.h"
 #include "models/kernel/pte.h"
 
@@ -65,6 +66,9 @@ MmOps::Scan MmOps::hpage_collapse_scan_pmd(Mm& mm, Vma& vma, std::uint64_t haddr
             if (vma.uffd_armed()) return Scan::PmdNull;  // SCAN_EXCEED_NONE_PTE (EINVAL here too)
             continue;
         }
+        if (is_swap_entry(pte))
+            throw KernelError("MADV_COLLAPSE over a swapped-out page at VA " + hex(a) +
+                              ": collapse's swap-in (__collapse_huge_page_swapin) is not modelled; touch the range first");
         if (!pte_present(pte) || pte_protnone(pte)) return Scan::NonPresent;
         if (pte_uffd_wp(pte)) return Scan::UffdWp;
         const std::optional<Folio> folio = vm_normal_folio(vma, pte);

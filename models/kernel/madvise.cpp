@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "models/kernel/kernel_error.h"
 #include "models/kernel/mm_ops.h"
 #include "models/kernel/pte.h"
 
@@ -140,6 +141,15 @@ void MmOps::madvise_free_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::
         const std::uint64_t ptep = m_k.tables.pte_offset(table, addr);
         Desc pte = m_k.pgtable.ptep_get(ptep);
         unsigned nr = 1;
+        if (is_swap_entry(pte)) {
+            // Swapped-out pages are dropped: free_swap_and_cache_nr and
+            // clear_not_present_full_ptes, a run of swap entries at once from v6.10.
+            if (batched) nr = swap_pte_batch(ptep, static_cast<unsigned>((end - addr) / page), pte);
+            free_swap_and_cache_nr(pte, nr);
+            for (unsigned i = 0; i < nr; ++i) m_k.pgtable.pte_clear(mm, addr + i * page, ptep + 8 * std::uint64_t{i});
+            addr += std::uint64_t{nr} * page;
+            continue;
+        }
         const std::optional<Folio> folio = pte_present(pte) ? vm_normal_folio(vma, pte) : std::nullopt;
         if (!folio) {
             addr += page;
@@ -219,6 +229,27 @@ int MmOps::madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice)
         if ((advice == Advice::DontNeed || advice == Advice::Free) && v.pfnmap()) return -err::kEinval;
         if (advice == Advice::Free && !v.anonymous()) return -err::kEinval;
     }
+    if (advice == Advice::PageOut) {
+        // madvise_pageout: can_madv_lru_vma (no VM_PFNMAP here) or EINVAL. Only private
+        // anonymous memory is modelled: shmem and file folios leave through other paths
+        // (shmem_writeout, the page cache).
+        for (const auto& [start, v] : mm.vmas) {
+            if (v.end <= addr || v.start >= end) continue;
+            if (v.pfnmap()) return -err::kEinval;
+            if (!v.anonymous())
+                throw KernelError("MADV_PAGEOUT of " + v.name + " at " + hex(v.start) +
+                                  ": only private anonymous memory can be paged out in the model (file and shared memory cannot)");
+        }
+        MmuGather tlb = make_gather(mm, false);
+        for (auto it = mm.vmas.begin(); it != mm.vmas.end(); ++it) {
+            const Vma& vma = it->second;
+            const std::uint64_t s = vma.start > addr ? vma.start : addr;
+            const std::uint64_t e = vma.end < end ? vma.end : end;
+            if (s < e) madvise_pageout_page_range(mm, vma, s, e);
+        }
+        tlb.tlb_finish_mmu();
+        return hole ? -err::kEnomem : 0;
+    }
     if (advice == Advice::Collapse) {
         const int r = madvise_collapse(mm, addr, end);
         return r != 0 ? r : hole ? -err::kEnomem : 0;
@@ -249,7 +280,7 @@ int MmOps::madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice)
             case Advice::NoHugePage: f.nohugepage = true; f.hugepage = false; break;
             case Advice::DontFork: f.dontfork = true; break;
             case Advice::DoFork: f.dontfork = false; break;
-            case Advice::DontNeed: case Advice::Free: case Advice::Collapse: break;
+            case Advice::DontNeed: case Advice::Free: case Advice::Collapse: case Advice::PageOut: break;
         }
     }
     merge_vmas(mm, addr, end);

@@ -29,6 +29,12 @@ enum CpFlags : unsigned {
 // folio_pte_batch flags (FPB_*).
 enum FpbFlags : unsigned { kFpbRespectDirty = 1, kFpbRespectWrite = 2, kFpbMergeWrite = 4, kFpbMergeYoungDirty = 8 };
 
+// The reclaim side of batched TLB flushing (struct tlbflush_unmap_batch of current->tlb_ubc).
+struct TlbUnmapBatch {
+    bool flush_required = false;  // TLBIs were issued without their DSB
+    bool writable = false;        // one of the cleared entries was dirty
+};
+
 struct ZapDetails {
     bool drop_markers = false;  // ZAP_FLAG_DROP_MARKER (munmap, exit)
 };
@@ -66,6 +72,18 @@ public:
     // to a new folio of the same order (migrate_pages(2) / mbind(MPOL_MF_MOVE) to another
     // node; the model has one): queue_pages_range, then migrate_pages (migrate.cpp).
     int migrate(Mm& mm, std::uint64_t addr, std::uint64_t len);
+
+    // MADV_PAGEOUT of [start, end) of one private anonymous VMA (vmscan.cpp): its folios are
+    // swapped out.
+    void madvise_pageout_page_range(Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end);
+    // free_swap_and_cache_nr: the `nr` swap entries from `entry` lose a reference each; a
+    // folio still in the swap cache for a slot nobody references any more leaves the cache.
+    void free_swap_and_cache_nr(Desc entry, unsigned nr);
+    // swap_pte_batch: the number of entries from `ptep` (at most max_nr) that are swap entries
+    // with consecutive offsets and the same flags as `pte`.
+    unsigned swap_pte_batch(std::uint64_t ptep, unsigned max_nr, Desc pte);
+    // folio_free_swap: the folio of `pfn` leaves the swap cache (freed if nothing maps it).
+    void folio_free_swap(std::uint64_t pfn);
 
     // Engine pieces, also used by the fault handler and by tests.
     long change_protection(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t start, std::uint64_t end,
@@ -159,6 +177,21 @@ private:
     void migrate_folio_move(Mm& mm, MigrateFolio& m);
     void remove_migration_ptes(Mm& mm, const MigrateFolio& m);
     void remove_migration_pmd(Mm& mm, const MigrateFolio& m);
+
+    // Swap-out (vmscan.cpp): a folio isolated for reclaim and where this process maps it.
+    struct ReclaimFolio {
+        Folio folio;
+        std::uint64_t fstart = 0;     // VA of the folio's first page
+        std::uint64_t table = 0;      // PTE-mapped: the PTE table of its entries
+        std::uint64_t pmd_entry = 0;  // PMD-mapped: its PMD entry
+    };
+    void madvise_pageout_pte_range(Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,
+                                   std::uint64_t end, std::vector<ReclaimFolio>& list);
+    void reclaim_pages(Mm& mm, const Vma& vma, std::vector<ReclaimFolio>& list);
+    void shrink_folio(Mm& mm, const Vma& vma, std::vector<ReclaimFolio>& list, std::size_t index, TlbUnmapBatch& batch);
+    void split_reclaim_folio(Mm& mm, const Vma& vma, ReclaimFolio& r);
+    void try_to_unmap_one(Mm& mm, const Vma& vma, ReclaimFolio& r, TlbUnmapBatch& batch);
+    void try_to_unmap_flush(Mm& mm, TlbUnmapBatch& batch);
 
     // zap_pte_range over one PTE table.
     void zap_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,

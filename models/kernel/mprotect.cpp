@@ -170,6 +170,16 @@ long MmOps::change_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64
                 ++m_k.stats.uffd_markers_installed;
                 ++pages;
             }
+        } else if (is_swap_entry(oldpte)) {
+            // A swap entry keeps its slot; only uffd-wp changes it (pte_swp_mkuffd_wp /
+            // pte_swp_clear_uffd_wp), written when it differs.
+            Desc newpte = oldpte;
+            if (uffd_wp) newpte = pte_swp_mkuffd_wp(newpte);
+            else if (uffd_wp_resolve) newpte = pte_swp_clear_uffd_wp(newpte);
+            if (newpte != oldpte) {
+                pt.set_pte_at(mm, addr, ptep, newpte);
+                ++pages;
+            }
         } else if (pte_marker_uffd_wp(oldpte)) {
             if (uffd_wp_resolve) {
                 pt.pte_clear(mm, addr, ptep);

@@ -139,6 +139,7 @@ void MmOps::move_ptes(Mm& mm, const Vma& vma, std::uint64_t old_table, std::uint
             pt.pte_clear(mm, new_addr, new_ptep);
         } else {
             if (clear_uffd_wp && pte_present(pte)) pte = pte_clear_uffd_wp(pte);
+            else if (clear_uffd_wp && is_swap_entry(pte)) pte = pte_swp_clear_uffd_wp(pte);
             pt.set_ptes(mm, new_addr, new_ptep, pte, nr);
         }
         old_addr += std::uint64_t{nr} * page;

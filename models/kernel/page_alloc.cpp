@@ -66,13 +66,13 @@ void PageAlloc::folio_remove_rmap_ptes(std::uint64_t pfn, unsigned mm, std::uint
 }
 
 void PageAlloc::free_pages_and_swap_cache(std::uint64_t pfn) {
-    // The model keeps no reference counts: a folio's references are its mappings and the
-    // page cache, so the last put is the one that finds neither.
+    // The model keeps no reference counts: a folio's references are its mappings, the page
+    // cache and the swap cache, so the last put is the one that finds none of them.
     const std::optional<Folio> folio = m_k.folios.folio_of(pfn);
     if (!folio) return;
     const Rmap::Info* info = m_k.rmap.find(folio->head_pfn);
     if (info == nullptr) return;
-    if (info->total() == 0 && info->anon && !info->pagecache) free(*folio);
+    if (info->total() == 0 && info->anon && !info->pagecache && !info->swapcache) free(*folio);
 }
 
 std::optional<std::uint64_t> PageAlloc::get_free_page() {

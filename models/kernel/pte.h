@@ -66,6 +66,29 @@ inline bool is_migration_entry_young(Desc d) { return (d & pte_bits::kMigYoung) 
 inline bool is_migration_entry_dirty(Desc d) { return (d & pte_bits::kMigDirty) != 0; }
 inline Desc pte_swp_mkuffd_wp(Desc d) { return d | pte_bits::kSwpUffdWp; }
 inline bool pte_swp_uffd_wp(Desc d) { return (d & pte_bits::kSwpUffdWp) != 0; }
+inline Desc pte_swp_clear_uffd_wp(Desc d) { return d & ~pte_bits::kSwpUffdWp; }
+
+// A swap entry of the one swap device (swap type 0): arm64's layout from v6.10 ("arm64/mm:
+// Add uffd write-protect support"): bits 0-1 zero, bit 2 PTE_SWP_EXCLUSIVE (the page was
+// PageAnonExclusive), bit 3 uffd-wp, bits 6-10 the type, bits 12 and up the offset.
+namespace pte_bits {
+inline constexpr Desc kSwpExclusive = Desc{1} << 2;  // PTE_SWP_EXCLUSIVE
+}  // namespace pte_bits
+inline Desc swp_entry_to_pte(std::uint64_t offset) { return Desc{offset} << 12; }
+// is_swap_pte && !non_swap_entry: a swap entry of a real swap device (not a migration entry
+// or a marker).
+inline bool is_swap_entry(Desc d) {
+    if (d == 0 || (d & (pte_bits::kValid | pte_bits::kPresentInvalid)) != 0) return false;
+    return (d & pte_bits::kSwapTypeMask) == 0 && (d & pte_bits::kSwpOffsetPfnMask) != 0;
+}
+inline std::uint64_t swp_offset(Desc d) { return (d & pte_bits::kSwpOffsetPfnMask) >> 12; }
+inline Desc pte_swp_mkexclusive(Desc d) { return d | pte_bits::kSwpExclusive; }
+inline bool pte_swp_exclusive(Desc d) { return (d & pte_bits::kSwpExclusive) != 0; }
+inline Desc pte_swp_clear_exclusive(Desc d) { return d & ~pte_bits::kSwpExclusive; }
+// pte_move_swp_offset: the same entry `delta` slots on (flags kept).
+inline Desc pte_move_swp_offset(Desc d, std::int64_t delta) {
+    return (d & ~pte_bits::kSwpOffsetPfnMask) | swp_entry_to_pte(static_cast<std::uint64_t>(static_cast<std::int64_t>(swp_offset(d)) + delta));
+}
 
 // pte_present(): valid, or PROT_NONE (present-invalid).
 inline bool pte_present(Desc d) { return (d & pte_bits::kValid) != 0 || (d & pte_bits::kPresentInvalid) != 0; }

@@ -15,6 +15,8 @@ public:
     struct Info {
         bool anon = false;
         bool pagecache = false;                  // held by the page cache (file folios)
+        bool swapcache = false;                  // held by the swap cache (PG_swapcache)
+        std::uint64_t swap_offset = 0;           // its first slot, when in the swap cache
         bool dirty = false;                      // PG_dirty (not the PTE dirty bits)
         std::map<unsigned, std::uint64_t> maps;  // mm id -> mapped PTEs (or PMD pages)
         std::uint64_t total() const {

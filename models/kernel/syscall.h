@@ -56,7 +56,7 @@ enum class MapKind : std::uint8_t {
     HugePfnmap,  // a driver mapping filled at fault time with PMD-sized special entries
 };
 
-enum class Advice : std::uint8_t { DontNeed, Free, HugePage, NoHugePage, DontFork, DoFork, Collapse };
+enum class Advice : std::uint8_t { DontNeed, Free, HugePage, NoHugePage, DontFork, DoFork, Collapse, PageOut };
 
 inline const char* advice_name(Advice a) {
     switch (a) {
@@ -67,6 +67,7 @@ inline const char* advice_name(Advice a) {
         case Advice::DontFork: return "dontfork";
         case Advice::DoFork: return "dofork";
         case Advice::Collapse: return "collapse";
+        case Advice::PageOut: return "pageout";
     }
     return "?";
 }

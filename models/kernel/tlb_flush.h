@@ -57,8 +57,9 @@ public:
     void emit_pte_barriers();
     // The __tlbi macro: one TLBI, issued as TLBI; DSB.ISH; TLBI under REPEAT_TLBI up to v6.19.
     void tlbi(arch::TlbiOp op, std::uint16_t asid, std::uint64_t va, std::uint64_t bytes, unsigned ttl);
-    // arch_tlbbatch_should_defer: whether reclaim may batch its flushes (false on REPEAT_TLBI
-    // CPUs up to v6.19). Reclaim unmapping (try_to_unmap) is not modelled, so nothing asks yet.
+    // arch_tlbbatch_should_defer: whether reclaim and migration may batch their flushes
+    // (try_to_unmap_one, try_to_migrate_one, split_folio's unmap; false on REPEAT_TLBI CPUs
+    // up to v6.19).
     bool arch_tlbbatch_should_defer() const;
 
     // flush_tlb_mm: DSB.ISHST, TLBI ASIDE1IS, DSB.ISH.

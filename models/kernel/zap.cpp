@@ -124,6 +124,18 @@ void MmOps::zap_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t 
                 if (force_break) break;
                 continue;
             }
+            if (is_swap_entry(pte)) {
+                // zap_nonpresent_ptes: each swap entry gives back its slot reference
+                // (free_swap_and_cache_nr) and is cleared (clear_not_present_full_ptes). From
+                // v6.10 a run of them is one batch ("mm: swap: free_swap_and_cache_nr() as
+                // batched free_swap_and_cache()"); the same entries either way.
+                const unsigned max_nr = static_cast<unsigned>((end - addr) / page);
+                if (m_k.config.version.at_least(6, 10)) nr = swap_pte_batch(ptep, max_nr, pte);
+                free_swap_and_cache_nr(pte, nr);
+                for (unsigned i = 0; i < nr; ++i) pt.pte_clear(mm, addr + i * page, ptep + 8 * std::uint64_t{i});
+                addr += std::uint64_t{nr} * page;
+                continue;
+            }
             if (pte_marker_uffd_wp(pte)) {
                 // Markers survive DONTNEED on file-backed memory; munmap and anonymous VMAs
                 // drop them.

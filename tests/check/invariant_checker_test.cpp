@@ -133,6 +133,21 @@ TEST_F(InvariantChecker, PresentEntryOutsideEveryVma) {
     mm.vmas.emplace(kBase, vma);
 }
 
+TEST_F(InvariantChecker, SwapEntryNamingAFreeSlot) {
+    KernelConfig c = scripted();
+    c.swap_bytes = 64u << 20;
+    folded_block(c);
+    ASSERT_EQ(madvise(kBase, 16 * kPage, Advice::PageOut), 0);
+    EXPECT_EQ(verdict(), "");
+    // The entry of page 2 pointed one slot past the folio's last: a slot nobody took.
+    const arch::Desc e = pte(kBase + 2 * kPage);
+    poke(kBase + 2 * kPage, pte_move_swp_offset(e, 100));
+    const std::string v = verdict();
+    EXPECT_NE(v.find("a swap entry whose slot"), std::string::npos) << v;
+    EXPECT_NE(v.find("has no reference"), std::string::npos) << v;
+    restore(kBase + 2 * kPage, e);
+}
+
 TEST_F(InvariantChecker, ContOnABlockEntryOrOnAKernelMapping) {
     folded_block(scripted());
     // A PMD leaf of the user tables with PTE_CONT.

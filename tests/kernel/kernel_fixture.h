@@ -158,9 +158,9 @@ protected:
     std::uint64_t stat_tlbi(arch::TlbiOp op) const { return kernel->stats().tlbi[static_cast<std::size_t>(op)]; }
 
     // PA of the PTE of `va`, found through memory directly (not counted); 0 if no table.
-    std::uint64_t pte_pa(std::uint64_t va) const {
+    std::uint64_t pte_pa(std::uint64_t va, unsigned process = 0) const {
         const arch::Geometry& g = arch::geometry(kernel->config().granule);
-        std::uint64_t table = kernel->mm().pgd_pa;
+        std::uint64_t table = kernel->mm(process).pgd_pa;
         for (unsigned level = g.start_level; level < 3; ++level) {
             const arch::Desc d = mem->peek(table + g.index(va, level) * 8);
             if (!arch::desc_valid(d)) return 0;
@@ -168,7 +168,7 @@ protected:
         }
         return table + g.index(va, 3) * 8;
     }
-    arch::Desc pte(std::uint64_t va) const { return mem->peek(pte_pa(va)); }
+    arch::Desc pte(std::uint64_t va, unsigned process = 0) const { return mem->peek(pte_pa(va, process)); }
 
     void mark() { before = kernel->stats(); }
     Delta delta() const {
