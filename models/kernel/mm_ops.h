@@ -190,7 +190,7 @@ private:
     void reclaim_pages(Mm& mm, const Vma& vma, std::vector<ReclaimFolio>& list);
     void shrink_folio(Mm& mm, const Vma& vma, std::vector<ReclaimFolio>& list, std::size_t index, TlbUnmapBatch& batch);
     void split_reclaim_folio(Mm& mm, const Vma& vma, ReclaimFolio& r);
-    void try_to_unmap_one(Mm& mm, const Vma& vma, ReclaimFolio& r, TlbUnmapBatch& batch);
+    void try_to_unmap_one(Mm& mm, ReclaimFolio& r, TlbUnmapBatch& batch);
     void try_to_unmap_flush(Mm& mm, TlbUnmapBatch& batch);
 
     // zap_pte_range over one PTE table.

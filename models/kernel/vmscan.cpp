@@ -186,7 +186,7 @@ void MmOps::shrink_folio(Mm& mm, const Vma& vma, std::vector<ReclaimFolio>& list
         r.table = pte_table_of(mm, r.fstart);
         r.pmd_entry = 0;
     }
-    try_to_unmap_one(mm, vma, r, batch);
+    try_to_unmap_one(mm, r, batch);
     // Dirty: try_to_unmap_flush_dirty, then pageout (swap_writepage) writes the whole folio.
     if (info.dirty) {
         if (batch.writable) try_to_unmap_flush(mm, batch);
@@ -218,14 +218,15 @@ void MmOps::split_reclaim_folio(Mm& mm, const Vma& vma, ReclaimFolio& r) {
 // block unfolds it), its TLBI deferred (set_tlb_ubc_flush_pending -> arch_tlbbatch_add_pending)
 // or, on REPEAT_TLBI CPUs, done at once; the folio is dirtied from a dirty entry; the page
 // gives up PageAnonExclusive, which the swap entry keeps (PTE_SWP_EXCLUSIVE), with uffd-wp.
-void MmOps::try_to_unmap_one(Mm& mm, const Vma& vma, ReclaimFolio& r, TlbUnmapBatch& batch) {
+void MmOps::try_to_unmap_one(Mm& mm, ReclaimFolio& r, TlbUnmapBatch& batch) {
     const std::uint64_t page = m_k.geo.page_size();
     const bool defer = m_k.flush.arch_tlbbatch_should_defer();
     Rmap::Info& info = m_k.rmap.info(r.folio.head_pfn);
     for (std::uint64_t i = 0; i < r.folio.nr_pages(); ++i) {
         const std::uint64_t addr = r.fstart + i * page;
         const std::uint64_t pfn = r.folio.head_pfn + i;
-        if (addr < vma.start || addr >= vma.end) continue;
+        const Vma* v = mm.find_vma(addr);
+        if (v == nullptr || !v->anonymous()) continue;
         const std::uint64_t ptep = m_k.tables.pte_offset(r.table, addr);
         const Desc cur = m_k.pgtable.ptep_get(ptep);  // check_pte
         if (!pte_present(cur) || arch::desc_pfn(cur, m_k.geo.page_shift) != pfn) continue;

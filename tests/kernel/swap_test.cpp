@@ -195,6 +195,34 @@ TEST_F(Swap, ForkSharesTheSlotsAndSwapInGoesThroughTheSwapCache) {
     // The parent's store copies the shared page (do_wp_page: mapped by two processes).
     EXPECT_STREQ(fault(kBase + 3 * kPage, arch::Access::Store, arch::FaultKind::Permission), "wp_copy");
     EXPECT_NE(pfn(kBase + 3 * kPage), pfn(kBase + 3 * kPage, 1));
+    // Both exits give every slot back.
+    ASSERT_EQ(exit_process(1), 0);
+    EXPECT_EQ(kernel->swap().count(first), 1u);
+    ASSERT_EQ(exit_process(0), 0);
+    EXPECT_EQ(slots_used(), 1u);
+}
+
+TEST_F(Swap, MremapMovesSwapEntriesAndTheyComeBackFoldedThere) {
+    folded_block(swapping());
+    ASSERT_EQ(pageout(kBase, kBlockSize), 0);
+    const std::uint64_t first = slot(kBase);
+    const std::uint64_t to = kBase + (4u << 20);
+    Syscall c;
+    c.op = SyscallOp::Mremap;
+    c.addr = kBase;
+    c.len = kBlockSize;
+    c.new_addr = to;
+    ASSERT_EQ(sys(c), 0);
+    for (unsigned i = 0; i < 16; ++i) {
+        EXPECT_TRUE(swapped(to + i * kPage)) << i;
+        EXPECT_EQ(slot(to + i * kPage), first + i) << i;
+    }
+    EXPECT_STREQ(fault(to + 7 * kPage, arch::Access::Store), "swap_in_large");
+    for (unsigned i = 0; i < 16; ++i) {
+        EXPECT_TRUE(arch::desc_valid_cont(pte(to + i * kPage))) << i;
+        EXPECT_TRUE(arch::desc_dirty(pte(to + i * kPage))) << i;  // a write fault dirties the batch
+    }
+    EXPECT_EQ(slots_used(), 1u);
 }
 
 TEST_F(Swap, ADiskSwapsInPageByPageThroughTheSwapCache) {
