@@ -200,7 +200,7 @@ cleanup() {
 
 # ---------------------------------------------------------------- arm64: qemu-user
 
-cache=${MMUSIM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmusim}
+cache=${MMUSIM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/mmusim}
 apt_dir=$cache/apt-arm64
 suite=bookworm
 mirror=http://deb.debian.org/debian
