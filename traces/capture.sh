@@ -438,7 +438,7 @@ capture_arm64() {
     fi
     local plugin
     plugin=$(plugin_path)
-    flock -u "$lock_fd"
+    exec {lock_fd}>&-
 
     workdir=$(mktemp -d "${TMPDIR:-/tmp}/capture.XXXXXX")
     # The guest sees the sysroot under a name of fixed length (the program's path is on
@@ -482,9 +482,17 @@ capture_arm64() {
     fi
     # A fixed environment (its strings are on the guest's stack), no address space
     # randomisation, a fixed seed for qemu's random numbers (AT_RANDOM, getrandom).
-    "${isolate[@]}" qemu-aarch64 -L "$root_link" -seed 1 -0 "$argv0" -d page -D "$workdir/page.log" \
-        -plugin "$plugin,$plugin_args" "$guest_exe" "${@:2}" \
-        >"$prog_stdout" <&"$stdin_fd" {stdin_fd}<&- &
+    # Only fds 0-2 go to qemu (guest fds are host fds: any other inherited descriptor
+    # would move the numbers the guest's files get).
+    (
+        exec <&"$stdin_fd" >"$prog_stdout"
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            if [[ $fd -gt 2 ]]; then eval "exec $fd>&-"; fi
+        done
+        exec "${isolate[@]}" qemu-aarch64 -L "$root_link" -seed 1 -0 "$argv0" -d page \
+            -D "$workdir/page.log" -plugin "$plugin,$plugin_args" "$guest_exe" "${@:2}"
+    ) &
     runpid=$!
     exec {stdin_fd}<&-
 
