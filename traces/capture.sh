@@ -500,6 +500,10 @@ capture_arm64() {
     wait "$runpid"
     local qs=$?
     runpid=""
+    # If qemu ended before its plugin opened the FIFO, the compressor still waits in
+    # open(): a read-write open never blocks, and its close gives the compressor EOF.
+    exec {release_fd}<>"$fifo"
+    exec {release_fd}>&-
     wait "$zpid"
     local zs=$?
     zpid=""
