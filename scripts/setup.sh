@@ -4,7 +4,8 @@
 # rights for apt-get). Safe to run again: it only rebuilds what changed.
 #   sh scripts/setup.sh        what the build needs
 #   sh scripts/setup.sh test   that, and what the tests need beyond it: a headless browser
-#                              (Debian's chromium) and a font for the report pages it loads
+#                              (Debian's chromium) and a font for the report pages it loads,
+#                              qemu-user and zstd for the arm64 capture tests (traces/capture.sh)
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ packages="cmake make g++ pkg-config libsystemc-dev libspdlog-dev nlohmann-json3-
 libgtest-dev libbenchmark-dev zlib1g-dev liblzma-dev libzstd-dev"
 case "${1:-}" in
     "") ;;
-    test) packages="$packages chromium fonts-dejavu-core" ;;
+    test) packages="$packages chromium fonts-dejavu-core qemu-user zstd" ;;
     *) echo "setup: unknown argument \"$1\"; use no argument (build) or \"test\" (build and test tools)" >&2; exit 2 ;;
 esac
 
