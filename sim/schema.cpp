@@ -125,7 +125,7 @@ Field build_platform_schema() {
                 {cycles("fault_entry_exit", 700, "exception entry, fault dispatch and return"),
                  cycles("folio_alloc", 300, "one buddy allocation"),
                  cycles("zero_per_4k", 250, "clearing 4 KiB of a new folio"),
-                 cycles("copy_per_4k", 400, "copying 4 KiB from an old folio into a new one (page migration's folio_copy)"),
+                 cycles("copy_per_4k", 400, "copying 4 KiB from an old folio into a new one (page migration's folio_copy, copy-on-write's copy_user_highpage)"),
                  cycles("swap_out_per_4k", 7000, "writing 4 KiB to the swap device (zram: LZ4 compression, about 2.5 us)"),
                  cycles("swap_in_per_4k", 2500, "reading 4 KiB from the swap device (zram: LZ4 decompression, about 1 us)"),
                  cycles("table_alloc", 500, "allocating and clearing a page-table page"),

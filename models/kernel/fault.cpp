@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "models/arch/descriptor.h"
+#include "models/common/cycles.h"
 #include "models/kernel/kernel_error.h"
 #include "models/kernel/pte.h"
 
@@ -459,6 +460,8 @@ const char* FaultHandler::wp_page_copy(VmFault& vmf) {
     const std::uint64_t old_pfn = arch::desc_pfn(vmf.orig_pte, m_k.geo.page_shift);
     const bool from_zero = arch::desc_special(vmf.orig_pte) && old_pfn == m_k.zero_pfn;
     const Folio folio = m_pages.alloc(0, from_zero, true);  // zeroed, or a copy of the old page
+    // __wp_page_copy_user: copy_user_highpage of the old page's 4 KiB.
+    if (!from_zero) m_k.delay += cycles_to_time(m_k.config.costs.copy_per_4k * (m_k.geo.page_size() >> 12));
     if (!pte_same(m_k.pgtable.ptep_get(vmf.pte), vmf.orig_pte)) {
         m_pages.free(folio);
         return "raced";
