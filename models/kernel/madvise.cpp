@@ -89,7 +89,12 @@ void MmOps::split_folio(Mm& mm, const Vma& vma, std::uint64_t table, const Folio
             Desc old = 0;
             if (defer) {
                 old = m_k.pgtable.ptep_get_and_clear(mm, addr, ptep);
-                m_k.flush.flush_tlb_page_nosync(mm, addr);  // set_tlb_ubc_flush_pending
+                // set_tlb_ubc_flush_pending: an accessible entry's nosync page TLBI, and the
+                // mm marked for flush_tlb_batched_pending.
+                if (arch::desc_valid(old)) {
+                    m_k.flush.flush_tlb_page_nosync(mm, addr);
+                    mm.tlb_flush_batched = true;
+                }
             } else {
                 old = m_k.pgtable.ptep_clear_flush(mm, addr, ptep);
             }

@@ -123,7 +123,12 @@ TEST_F(Swap, Version69SplitsTheFolioBeforeSwappingItOut) {
     EXPECT_EQ(at(stats().swap_out_by_size, kBlockSize), 0u);
     EXPECT_EQ(stats().swap_out_fallback, 0u);
     for (unsigned i = 0; i < 16; ++i) EXPECT_TRUE(swapped(kBase + i * kPage)) << i;
-    EXPECT_GE(delta().unfolds, 1u);
+    const Delta d = delta();
+    EXPECT_EQ(d.unfolds, 1u);
+    // DSB.ISH: the split's unfold (a convert), the split's try_to_unmap_flush, the walk's
+    // flush_tlb_batched_pending after it (unmap_folio deferred its TLBIs and marked the mm),
+    // and each order-0 folio's try_to_unmap_flush_dirty before its write-out.
+    EXPECT_EQ(d.dsb_ish, 1u + 1u + 1u + 16u);
 }
 
 TEST_F(Swap, RepeatTlbiFlushesEachEntryAtOnceWithTheVersionsOp) {
