@@ -195,8 +195,8 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     const auto version = kernel::KernelVersion::parse(k["version"].get<std::string>());
     if (!version)
         fail(where, "kernel.version: \"" + k["version"].get<std::string>() +
-                        "\" is not a modelled kernel version; allowed: 6.9 or later in the 6.x series as MAJOR.MINOR "
-                        "(e.g. 6.9, 6.16, 6.17, 6.19) or \"current\" for the newest mm tree");
+                        "\" is not a modelled kernel version; allowed: a 6.x release from 6.9 to 6.19 as MAJOR.MINOR "
+                        "(e.g. 6.9, 6.16, 6.17, 6.19), or \"current\" for the newest mm tree");
     arch::Granule granule = arch::Granule::K4;
     arch::parse_granule(k["granule"].get<std::string>(), granule);
     const arch::Geometry& geo = arch::geometry(granule);

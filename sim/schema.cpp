@@ -172,7 +172,7 @@ Field build_config_schema() {
          leaf("placement", FieldKind::Json, json::array(),
               "the core of each thread, e.g. [0, 2]; [] = thread t on core t; one thread per core")});
     Field kernel = object("kernel", "the Linux arm64 kernel model",
-        {leaf("version", FieldKind::String, "6.17", "kernel behaviour era: 6.9 or later (e.g. 6.9, 6.16, 6.17, 6.19) or current"),
+        {leaf("version", FieldKind::String, "6.17", "kernel behaviour era: a 6.x release from 6.9 to 6.19 (e.g. 6.9, 6.16, 6.17, 6.19) or current (the newest mm tree)"),
          choice("granule", "4K", {"4K", "16K", "64K"}, "translation granule"),
          boolean("contpte", true, "CONFIG_ARM64_CONTPTE: false = the kernel never sets PTE_CONT"),
          leaf("mthp", FieldKind::SizeList, json::array(),

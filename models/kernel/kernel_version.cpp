@@ -14,9 +14,9 @@ std::optional<KernelVersion> KernelVersion::parse(std::string_view text) {
     if (r1.ec != std::errc() || r1.ptr != text.data() + dot || r2.ec != std::errc() ||
         r2.ptr != text.data() + text.size() || minor < 0 || minor > 99)
         return std::nullopt;
-    // The contpte engine for user mappings arrived in v6.9; nothing older is modelled.
-    // 7.x and later releases are not described by the specification yet.
-    if (major != 6 || minor < 9) return std::nullopt;
+    // The contpte engine for user mappings arrived in v6.9; nothing older is modelled. The
+    // 6.x series ended with 6.19 (7.0 followed), and 7.x is "current" here.
+    if (major != 6 || minor < 9 || minor > 19) return std::nullopt;
     return KernelVersion(major * 100 + minor);
 }
 

@@ -28,6 +28,16 @@ protected:
     const Mm& mm() { return kernel->mm(); }
 };
 
+// The versions a config may name: the 6.x releases with the contpte engine (6.9 to 6.19, the
+// last of the series) and the current tree; nothing older, no 6.x that never existed.
+TEST(KernelVersionNames, SixNineToSixNineteenAndCurrent) {
+    for (const char* ok : {"6.9", "6.10", "6.13", "6.19", "current"}) EXPECT_TRUE(KernelVersion::parse(ok).has_value()) << ok;
+    for (const char* bad : {"6.8", "6.20", "6.99", "7.0", "5.15", "6", "6.x", "6.17.1", ""})
+        EXPECT_FALSE(KernelVersion::parse(bad).has_value()) << bad;
+    EXPECT_TRUE(KernelVersion::parse("6.19")->at_least(6, 17));
+    EXPECT_TRUE(KernelVersion::parse("current")->at_least(6, 19));
+}
+
 // --- 2. REPEAT_TLBI --------------------------------------------------------------------------
 
 // Up to v6.19 __TLBI_0/__TLBI_1 carry the workaround: every TLBI is TLBI; DSB ISH; TLBI,
