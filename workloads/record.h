@@ -11,11 +11,15 @@ namespace mmusim::workloads {
 // request the source holds; `va` is then its index for Source::syscall().
 enum class AccessKind : std::uint8_t { Ifetch = 0, Load = 1, Store = 2, Modify = 3, Kernel = 4 };
 
+// Record flags.
+inline constexpr std::uint8_t kRecordKernelAccess = 1;  // the kernel's access to a user buffer of a system call
+
 struct Record {
     std::uint64_t va = 0;
     std::uint32_t size = 0;  // bytes, at least 1 (0 for Kernel records)
     AccessKind kind = AccessKind::Load;
     std::uint8_t process = 0;  // the process whose address space the access uses (0: the first)
+    std::uint8_t flags = 0;    // kRecordKernelAccess
 };
 
 }  // namespace mmusim::workloads

@@ -3,9 +3,11 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "models/kernel/syscall.h"
 #include "workloads/record.h"
+#include "workloads/trace_events.h"
 
 namespace mmusim::workloads {
 
@@ -22,6 +24,14 @@ public:
     // The kernel call of a Kernel record (its `va`); sources that never yield Kernel
     // records keep this default.
     virtual const kernel::Syscall* syscall(std::uint64_t /*index*/) const { return nullptr; }
+
+    // The address space at exec that a trace records (`@map` lines), read when the source is
+    // opened; empty for sources without one.
+    virtual const std::vector<TraceMapping>& initial_mappings() const {
+        static const std::vector<TraceMapping> none;
+        return none;
+    }
+    virtual TraceArch arch() const { return TraceArch::Unknown; }
 
     // Human-readable name of the source for logs and errors (e.g. the trace path).
     virtual const std::string& name() const = 0;

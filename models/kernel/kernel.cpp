@@ -158,6 +158,7 @@ int Kernel::dispatch(const Syscall& call) {
         case SyscallOp::KernelMap: m_kmap->vmalloc_cycle(call.pages, call.in_interrupt); return 0;
         case SyscallOp::NumaScan: return m_ops->numa_scan(mm, call.addr, call.len);
         case SyscallOp::Mremap: return m_ops->mremap(mm, call.addr, call.len, call.new_addr);
+        case SyscallOp::Brk: return m_ops->brk(mm, call);
         case SyscallOp::Migrate: return m_ops->migrate(mm, call.addr, call.len);
         case SyscallOp::Spawn:
             // clone(CLONE_VM): a new thread of the process; the caller's core starts it.

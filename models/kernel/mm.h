@@ -80,6 +80,10 @@ struct Mm {
     // PTE tables kept aside for PMD-mapped THPs (pgtable_trans_huge_deposit), by the PMD's
     // VA: a split takes it back instead of allocating.
     std::map<std::uint64_t, std::uint64_t> deposited;
+    // The heap (mm->start_brk, mm->brk); 0 until known: the [heap] mapping of a trace, or the
+    // trace's first brk(0).
+    std::uint64_t start_brk = 0;
+    std::uint64_t brk = 0;
 
     const Vma* find_vma(std::uint64_t va) const {
         auto it = vmas.upper_bound(va);

@@ -46,6 +46,9 @@ public:
     // System calls: 0, or a negative errno as Linux answers.
     int mmap(Mm& mm, const Syscall& call);
     int munmap(Mm& mm, std::uint64_t addr, std::uint64_t len);
+    // brk to the traced new break `call.new_addr` (mm/mmap.c brk): the heap VMA grows
+    // (do_brk_flags) or its tail is unmapped.
+    int brk(Mm& mm, const Syscall& call);
     int mprotect(Mm& mm, std::uint64_t addr, std::uint64_t len, unsigned prot);
     // task_numa_work's scan: change_prot_numa over the VMAs in [addr, addr + len), making
     // mapped entries PROT_NONE so that the next access takes a NUMA hinting fault.

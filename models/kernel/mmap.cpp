@@ -2,6 +2,7 @@
 // VMA, and for a driver pfn map the whole range filled at once by remap_pfn_range
 // (spec/kernel.md §6.3).
 #include "models/arch/sizes.h"
+#include "models/kernel/kernel_error.h"
 #include "models/kernel/mm_ops.h"
 #include "models/kernel/pte.h"
 
@@ -53,6 +54,41 @@ int MmOps::mmap(Mm& mm, const Syscall& call) {
     vma.name = call.origin;
     mm.vmas.emplace(vma.start, vma);
     if (vma.kind == VmaKind::Pfnmap) remap_pfn_range(mm, vma);
+    return 0;
+}
+
+int MmOps::brk(Mm& mm, const Syscall& call) {
+    const std::uint64_t newbrk = call.new_addr;
+    if (mm.start_brk == 0) {
+        // The heap's start is the break the first query answers (brk(0) returns it).
+        if (call.addr != 0)
+            throw KernelError(call.origin + ": brk(" + hex(call.addr) + ") before any brk(0) and with no [heap] mapping: "
+                              "the heap's start is unknown");
+        mm.start_brk = mm.brk = newbrk;
+        return 0;
+    }
+    const std::uint64_t oldbrk = mm.brk;
+    if (newbrk < mm.start_brk) return -err::kEnomem;
+    const std::uint64_t old_end = page_align(oldbrk), new_end = page_align(newbrk);
+    if (new_end < old_end) {
+        // Shrinking: the freed pages are unmapped (do_vmi_align_munmap).
+        const int r = munmap(mm, new_end, old_end - new_end);
+        if (r != 0) return r;
+    } else if (new_end > old_end) {
+        // do_brk_flags: anonymous read/write memory after the old break, merged with the heap
+        // VMA when it ends there.
+        Syscall grow;
+        grow.op = SyscallOp::Mmap;
+        grow.addr = old_end;
+        grow.len = new_end - old_end;
+        grow.kind = MapKind::Anon;
+        grow.prot = kProtRead | kProtWrite;
+        grow.origin = "[heap]";
+        const int r = mmap(mm, grow);
+        if (r != 0) return r;
+        merge_vmas(mm, old_end, new_end);
+    }
+    mm.brk = newbrk;
     return 0;
 }
 

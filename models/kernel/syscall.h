@@ -25,6 +25,7 @@ enum class SyscallOp : std::uint8_t {
     NumaScan,     // the NUMA balancing scan of [addr, addr + len) (change_prot_numa)
     Mremap,       // mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr)
     Migrate,      // page migration of the folios mapped in [addr, addr + len) to new folios
+    Brk,          // brk(addr): the heap's break moves to `new_addr` (the traced result)
 };
 
 inline const char* syscall_name(SyscallOp op) {
@@ -44,6 +45,7 @@ inline const char* syscall_name(SyscallOp op) {
         case SyscallOp::NumaScan: return "numa_scan";
         case SyscallOp::Mremap: return "mremap";
         case SyscallOp::Migrate: return "migrate";
+        case SyscallOp::Brk: return "brk";
     }
     return "?";
 }
@@ -56,7 +58,12 @@ enum class MapKind : std::uint8_t {
     HugePfnmap,  // a driver mapping filled at fault time with PMD-sized special entries
 };
 
-enum class Advice : std::uint8_t { DontNeed, Free, HugePage, NoHugePage, DontFork, DoFork, Collapse, PageOut };
+// The advices the model acts on, and those that change no page table and no VMA flag the model
+// keeps (WillNeed, Normal, Random, Sequential: counted, nothing done).
+enum class Advice : std::uint8_t {
+    DontNeed, Free, HugePage, NoHugePage, DontFork, DoFork, Collapse, PageOut,
+    WillNeed, Normal, Random, Sequential,
+};
 
 inline const char* advice_name(Advice a) {
     switch (a) {
@@ -68,6 +75,10 @@ inline const char* advice_name(Advice a) {
         case Advice::DoFork: return "dofork";
         case Advice::Collapse: return "collapse";
         case Advice::PageOut: return "pageout";
+        case Advice::WillNeed: return "willneed";
+        case Advice::Normal: return "normal";
+        case Advice::Random: return "random";
+        case Advice::Sequential: return "sequential";
     }
     return "?";
 }
@@ -93,8 +104,16 @@ struct Syscall {
     // madvise
     Advice advice = Advice::DontNeed;
 
-    // mremap: where the range moves to (page aligned; the length stays `len`).
+    // mremap: where the range moves to (page aligned; the length stays `len` unless
+    // `new_len` is set). Brk: the new break (the traced result).
     std::uint64_t new_addr = 0;
+    std::uint64_t new_len = 0;        // mremap: the new length (0: `len`, a move of the same size)
+
+    // Calls of a trace (workload.layout "trace"): the real call's arguments and result.
+    bool traced = false;
+    std::int64_t traced_result = 0;   // what the traced kernel answered: >= 0, or -errno
+    bool fixed = false;               // mmap: MAP_FIXED (what was mapped there is unmapped first)
+    std::string file_path;            // mmap of a file: its path (one page cache per path)
 
     // fork: process id the child gets.
     unsigned child = 0;
