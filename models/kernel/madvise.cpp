@@ -275,11 +275,9 @@ int MmOps::madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice)
         tlb.tlb_finish_mmu();
         return hole ? -err::kEnomem : 0;
     }
-    // Readahead hints: no page table and no VMA flag of the model changes (MADV_WILLNEED on
-    // anonymous memory only reads swap into the swap cache).
-    if (advice == Advice::WillNeed || advice == Advice::Normal || advice == Advice::Random ||
-        advice == Advice::Sequential)
-        return hole ? -err::kEnomem : 0;
+    // Readahead hints and flags the model does not keep: no page table changes (MADV_WILLNEED
+    // on anonymous memory only reads swap into the swap cache).
+    if (advice >= Advice::WillNeed) return hole ? -err::kEnomem : 0;
     // Flag advices: split the VMAs to the range and set the flag.
     split_vma_at(mm, addr);
     split_vma_at(mm, end);
@@ -291,7 +289,9 @@ int MmOps::madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice)
             case Advice::DontFork: f.dontfork = true; break;
             case Advice::DoFork: f.dontfork = false; break;
             case Advice::DontNeed: case Advice::Free: case Advice::Collapse: case Advice::PageOut:
-            case Advice::WillNeed: case Advice::Normal: case Advice::Random: case Advice::Sequential: break;
+            case Advice::WillNeed: case Advice::Normal: case Advice::Random: case Advice::Sequential:
+            case Advice::DontDump: case Advice::DoDump: case Advice::Mergeable: case Advice::Unmergeable:
+            case Advice::WipeOnFork: case Advice::KeepOnFork: break;
         }
     }
     merge_vmas(mm, addr, end);

@@ -59,10 +59,11 @@ enum class MapKind : std::uint8_t {
 };
 
 // The advices the model acts on, and those that change no page table and no VMA flag the model
-// keeps (WillNeed, Normal, Random, Sequential: counted, nothing done).
+// keeps (WillNeed to KeepOnFork: counted, nothing done; KSM and core dumps are not modelled,
+// and a trace is one process, so WIPEONFORK has no fork to act on).
 enum class Advice : std::uint8_t {
     DontNeed, Free, HugePage, NoHugePage, DontFork, DoFork, Collapse, PageOut,
-    WillNeed, Normal, Random, Sequential,
+    WillNeed, Normal, Random, Sequential, DontDump, DoDump, Mergeable, Unmergeable, WipeOnFork, KeepOnFork,
 };
 
 inline const char* advice_name(Advice a) {
@@ -79,6 +80,12 @@ inline const char* advice_name(Advice a) {
         case Advice::Normal: return "normal";
         case Advice::Random: return "random";
         case Advice::Sequential: return "sequential";
+        case Advice::DontDump: return "dontdump";
+        case Advice::DoDump: return "dodump";
+        case Advice::Mergeable: return "mergeable";
+        case Advice::Unmergeable: return "unmergeable";
+        case Advice::WipeOnFork: return "wipeonfork";
+        case Advice::KeepOnFork: return "keeponfork";
     }
     return "?";
 }
