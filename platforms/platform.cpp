@@ -7,7 +7,7 @@
 namespace mmusim::platforms {
 
 Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& kernel, std::vector<WorkloadThread> threads,
-                   bool allow_syscall_errors, bool check_invariants) {
+                   bool allow_syscall_errors, bool check_invariants, bool count_segv) {
     tlm_utils::tlm_quantumkeeper::set_global_quantum(cycles_to_time(platform.quantum));
     if (platform.cores > 1) m_smp = std::make_unique<SmpState>(static_cast<unsigned>(threads.size()));
     memory::CacheHierarchyConfig caches = platform.caches;
@@ -38,6 +38,7 @@ Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& k
         core::CoreConfig cc;
         cc.id = i;
         cc.allow_errors = allow_syscall_errors;
+        cc.count_segv = count_segv;
         cc.cpi_milli = platform.cpi_milli;
         cc.smp = m_smp.get();
         std::unique_ptr<workloads::Source> source;

@@ -29,8 +29,9 @@ public:
     // broadcast maintenance).
     // With `check_invariants`, the invariant checker (models/check) runs after every kernel
     // operation and a violation stops the run.
+    // With `count_segv`, an access the process would get SIGSEGV for is counted and skipped.
     Platform(const PlatformConfig& platform, const kernel::KernelConfig& kernel, std::vector<WorkloadThread> threads,
-             bool allow_syscall_errors = false, bool check_invariants = false);
+             bool allow_syscall_errors = false, bool check_invariants = false, bool count_segv = false);
     ~Platform();
 
     unsigned cores() const { return static_cast<unsigned>(m_cores.size()); }

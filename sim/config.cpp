@@ -360,6 +360,11 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     }
     WorkloadConfig& wc = rc.workload;
     wc.max_records = w["max_records"].get<std::uint64_t>();
+    const bool layout_trace = w["layout"].get<std::string>() == "trace";
+    if (layout_trace && !w.contains("trace"))
+        fail(where, "workload.layout: \"trace\" builds the address space from a trace's recorded mappings and system "
+                    "calls, and this workload is a " + std::string(w.contains("script") ? "script" : "generator") +
+                    "; allowed with it: \"auto\"");
     if (w.contains("script")) {
         wc.is_script = true;
         kc.auto_layout = false;  // a script starts with an empty address space and maps its regions
@@ -388,6 +393,9 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
     }
     if (w.contains("trace")) {
         wc.is_trace = true;
+        wc.layout_trace = layout_trace;
+        wc.count_segv = w["trace"]["on_segv"].get<std::string>() == "count";
+        if (layout_trace) kc.auto_layout = false;
         const fs::path tp = w["trace"]["path"].get<std::string>();
         wc.trace_path = (tp.is_absolute() ? tp : fs::path(rc.source).parent_path() / tp).lexically_normal().string();
         std::error_code ec;

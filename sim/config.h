@@ -19,6 +19,9 @@ namespace mmusim::sim {
 struct WorkloadConfig {
     bool is_trace = false;
     std::string trace_path;   // resolved against the config file's folder
+    // workload.layout "trace": the address space and system calls come from the trace.
+    bool layout_trace = false;
+    bool count_segv = false;  // workload.trace.on_segv "count"
     workloads::GeneratorParams generator;
     bool is_script = false;
     std::shared_ptr<const workloads::Script> script;  // parsed and checked once, at load

@@ -40,13 +40,27 @@ nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timelin
                                                     config.workload.is_script && t > 0});
     }
 
+    // Layout "trace": the address space at exec comes from the trace's @map lines.
+    std::vector<kernel::InitialMapping> initial;
+    if (config.workload.layout_trace) {
+        const std::vector<workloads::TraceMapping>& maps = threads[0].source->initial_mappings();
+        if (maps.empty())
+            throw RunError(config.workload.trace_path +
+                           ": workload.layout \"trace\" needs the address space the program had at exec, and this trace has "
+                           "no @map lines (valgrind traces and traces recorded before @map existed have none); re-capture "
+                           "it with traces/capture.sh --arch arm64, or set workload.layout to \"auto\"");
+        for (const workloads::TraceMapping& m : maps)
+            initial.push_back(kernel::InitialMapping{m.start, m.end, m.read, m.write, m.exec, m.shared, m.offset, m.name});
+    }
+
     fresh_systemc_context();
     auto log = logger("sim");
     log->info("running {} on {} ({} core(s)), kernel {}", config.source, config.platform.name, config.platform.cores,
               config.kernel.version.name());
     const bool allow_syscall_errors = config.workload.is_script && config.workload.script->allow_errors;
     platforms::Platform platform(config.platform, config.kernel, std::move(threads), allow_syscall_errors,
-                                 config.check_invariants);
+                                 config.check_invariants, config.workload.count_segv);
+    if (config.workload.layout_trace) platform.kernel().install_initial_mappings(initial);
     if (timeline != nullptr) platform.kernel().set_timeline(timeline);
     sc_core::sc_start();
     for (unsigned i = 0; i < platform.cores(); ++i) {

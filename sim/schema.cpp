@@ -157,13 +157,18 @@ Field build_config_schema() {
          leaf("code_length", FieldKind::Size, 0, "bytes of code; > 0 adds one instruction fetch before each access")});
     Field trace = object("trace", "a recorded memory trace",
         {leaf("path", FieldKind::String, json(), "trace file, relative to the config file"),
-         choice("format", "lackey", {"lackey"}, "trace format")});
+         choice("format", "lackey", {"lackey"}, "trace format"),
+         choice("on_segv", "error", {"error", "count"},
+                "layout trace: an access outside every mapping (or one its mapping forbids) ends the run with an error, or "
+                "is counted (workload.segv) and skipped")});
     Field script = leaf("script", FieldKind::Json, json(),
         "a script of kernel calls and memory accesses: {\"allow_errors\": false, \"regions\": [...], \"ops\": [...]}");
     Field workload = object("workload", "what each core runs: exactly one of trace, generator and script",
         {optional(trace), optional(generator), optional(script),
-         choice("layout", "auto", {"auto"},
-                "address-space layout of traces and generators (a script starts with an empty address space and maps its own regions)"),
+         choice("layout", "auto", {"auto", "trace"},
+                "address-space layout of traces and generators: auto (one anonymous mapping over all addresses), or trace (the "
+                "mappings and system calls the trace recorded; a script starts with an empty address space and maps its own "
+                "regions)"),
          integer("max_records", 0, 0, std::numeric_limits<std::int64_t>::max(),
                  "stop after this many records (0: all), counted per thread"),
          integer("threads", 1, 1, 256,

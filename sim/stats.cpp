@@ -167,6 +167,7 @@ json collect_stats(const RunConfig& config, platforms::Platform& platform) {
     mmu::MmuStats mmu_total;
     json cores = json::array();
     std::uint64_t cycles = 0, records = 0, requests = 0, attempts = 0, syscalls = 0, syscall_errors = 0;
+    std::uint64_t kernel_user_accesses = 0, segv = 0;
     for (unsigned i = 0; i < platform.cores(); ++i) {
         mmu::PmuCounters p = platform.mmu(i).pmu();
         const core::CoreStats& cs = platform.core(i).stats();
@@ -180,6 +181,8 @@ json collect_stats(const RunConfig& config, platforms::Platform& platform) {
         attempts += cs.attempts;
         syscalls += cs.syscalls;
         syscall_errors += cs.syscall_errors;
+        kernel_user_accesses += cs.kernel_user_accesses;
+        segv += cs.segv;
         cores.push_back(json{{"id", i}, {"pmu", pmu_json(p)}, {"mmu", mmu_json(ms)}, {"cycles", cs.cycles},
                              {"kernel_cycles", cs.kernel_cycles}, {"records", cs.records}, {"requests", cs.requests},
                              {"attempts", cs.attempts}});
@@ -193,7 +196,8 @@ json collect_stats(const RunConfig& config, platforms::Platform& platform) {
                 {"cores", cores},
                 {"kernel", kernel_json(config, platform.kernel().stats(), platform.kernel().lazy_stats())},
                 {"workload", {{"records", records}, {"requests", requests}, {"attempts", attempts}, {"syscalls", syscalls},
-                              {"syscall_errors", syscall_errors}}},
+                              {"syscall_errors", syscall_errors}, {"kernel_user_accesses", kernel_user_accesses},
+                              {"segv", segv}}},
                 {"cycles", cycles}};
 }
 

@@ -82,11 +82,13 @@ void Core::replay(const workloads::Record& r) {
     }
     const std::uint64_t first = r.va >> kSplitShift;
     const std::uint64_t last = (r.va + r.size - 1) >> kSplitShift;
-    translate(r.va, access);
-    for (std::uint64_t page = first + 1; page <= last; ++page) translate(page << kSplitShift, access);
+    if ((r.flags & workloads::kRecordKernelAccess) != 0) m_stats.kernel_user_accesses += last - first + 1;
+    if (!translate(r.va, access)) return;
+    for (std::uint64_t page = first + 1; page <= last; ++page)
+        if (!translate(page << kSplitShift, access)) return;
 }
 
-void Core::translate(std::uint64_t va, arch::Access access) {
+bool Core::translate(std::uint64_t va, arch::Access access) {
     ++m_stats.requests;
     for (unsigned attempt = 0;; ++attempt) {
         ++m_stats.attempts;
@@ -97,7 +99,7 @@ void Core::translate(std::uint64_t va, arch::Access access) {
         if (m_ext.fault == arch::FaultKind::None) {
             m_qk.set(delay);
             if (m_qk.need_sync() || reached_window_end()) m_qk.sync();
-            return;
+            return true;
         }
         if (m_ext.fault == arch::FaultKind::TlbConflict) {
             // A TLB conflict abort is fatal for the process (Linux's do_bad on FSC 0x30).
@@ -119,11 +121,14 @@ void Core::translate(std::uint64_t va, arch::Access access) {
         m_call.access = access;
         m_call.fault = m_ext.fault;
         m_call.level = m_ext.fault_level;
-        call_kernel(delay);
+        if (!call_kernel(delay)) {
+            ++m_stats.segv;  // counted (on_segv "count"): the rest of the record is skipped
+            return false;
+        }
     }
 }
 
-void Core::call_kernel(sc_core::sc_time& delay) {
+bool Core::call_kernel(sc_core::sc_time& delay) {
     m_call.error.clear();
     if (m_config.smp != nullptr) {
         // Multi-core: enter the kernel at this core's own time, so that kernel calls of all
@@ -139,10 +144,12 @@ void Core::call_kernel(sc_core::sc_time& delay) {
     m_stats.kernel_cycles += time_to_cycles(sc_core::sc_time_stamp() + delay - before);
     m_qk.set(delay);
     if (!m_call_trans.is_response_ok()) {
+        if (m_call.segv && m_config.count_segv) return false;
         std::ostringstream os;
         os << "core " << m_config.id << ", record " << m_stats.records << ": " << m_call.error;
         fail(os.str());
     }
+    return true;
 }
 
 void Core::switch_to(unsigned process) {
@@ -186,7 +193,8 @@ void Core::kernel_call(const workloads::Record& r) {
         m_config.smp->start_thread(call->child, m_qk.get_local_time());
     if (m_call.result < 0) {
         ++m_stats.syscall_errors;
-        if (!m_config.allow_errors) {
+        // A traced call that failed in the trace failed here too, and is counted.
+        if (!m_config.allow_errors && !call->traced) {
             std::ostringstream os;
             os << call->origin << " (" << kernel::syscall_name(call->op) << " of [0x" << std::hex << call->addr << ", 0x"
                << call->addr + call->len << std::dec << ")) failed with " << kernel::err::name(m_call.result)

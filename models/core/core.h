@@ -34,6 +34,9 @@ struct CoreConfig {
     // fold_policy "scanner": this core runs the background fold pass every this many cycles
     // of its own time (0: never).
     std::uint64_t fold_scan_interval = 0;
+    // workload.trace.on_segv "count": an access the process would get SIGSEGV for is counted
+    // and skipped instead of ending the run.
+    bool count_segv = false;
 };
 
 struct CoreStats {
@@ -46,6 +49,8 @@ struct CoreStats {
     std::uint64_t syscalls = 0;
     std::uint64_t syscall_errors = 0;  // calls answered with -errno (allow_errors)
     std::uint64_t context_switches = 0;
+    std::uint64_t kernel_user_accesses = 0;  // requests of the kernel's accesses to user buffers (traced calls)
+    std::uint64_t segv = 0;                  // accesses skipped: SIGSEGV (workload.trace.on_segv "count")
 };
 
 class Core : public sc_core::sc_module {
@@ -65,13 +70,15 @@ public:
 private:
     void run();
     void replay(const workloads::Record& r);
-    void translate(std::uint64_t va, arch::Access access);
+    // False when the access was counted as a SIGSEGV and dropped (on_segv "count").
+    bool translate(std::uint64_t va, arch::Access access);
     void kernel_call(const workloads::Record& r);
     void switch_to(unsigned process);
     // The background fold pass, when its time has come.
     void fold_scan();
     // One call into the kernel; a failure ends the run.
-    void call_kernel(sc_core::sc_time& delay);
+    // False when the call ended in a counted SIGSEGV.
+    bool call_kernel(sc_core::sc_time& delay);
     // True when another core waits inside the kernel and this core has reached that time.
     bool reached_window_end() const {
         return m_config.smp != nullptr && m_config.smp->window_open && m_config.smp->window_core != m_config.id &&

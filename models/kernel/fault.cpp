@@ -22,12 +22,14 @@ std::string FaultHandler::describe(const FaultRequest& f) const {
 
 const char* FaultHandler::handle_mm_fault(Mm& mm, const FaultRequest& fault) {
     Vma* vma = mm.find_vma(fault.va);
+    // Below the stack: lock_mm_and_find_vma grows it (expand_stack) when it may.
+    if (vma == nullptr && m_ops.expand_stack(mm, fault.va)) vma = mm.find_vma(fault.va);
     if (vma == nullptr)
-        throw KernelError("SIGSEGV: " + describe(fault) + " is outside every mapping of the process");
+        throw SegvError("SIGSEGV: " + describe(fault) + " is outside every mapping of the process");
     const bool allowed = fault.access == arch::Access::Store    ? vma->flags.write
                          : fault.access == arch::Access::Ifetch ? vma->flags.exec
                                                                 : vma->flags.read;
-    if (!allowed) throw KernelError("SIGSEGV: " + describe(fault) + " is not permitted by the mapping " + vma->name);
+    if (!allowed) throw SegvError("SIGSEGV: " + describe(fault) + " is not permitted by the mapping " + vma->name);
     if (fault.kind == arch::FaultKind::TlbConflict)
         throw KernelError("TLB conflict abort: " + describe(fault) + " (the process is killed)");
 

@@ -97,6 +97,11 @@ Mm& Kernel::create_user_mm(std::uint16_t asid, bool auto_layout) {
     return ref;
 }
 
+void Kernel::install_initial_mappings(const std::vector<InitialMapping>& maps) {
+    start();
+    m_ops->install_initial_mappings(mm(0), maps);
+}
+
 Mm& Kernel::mm(unsigned process) {
     const auto it = m_processes.find(process);
     if (it == m_processes.end()) throw KernelError("process " + std::to_string(process) + " does not exist");
@@ -157,7 +162,8 @@ int Kernel::dispatch(const Syscall& call) {
         case SyscallOp::Reclaim: return m_ops->reclaim(mm, call.addr, call.len);
         case SyscallOp::KernelMap: m_kmap->vmalloc_cycle(call.pages, call.in_interrupt); return 0;
         case SyscallOp::NumaScan: return m_ops->numa_scan(mm, call.addr, call.len);
-        case SyscallOp::Mremap: return m_ops->mremap(mm, call.addr, call.len, call.new_addr);
+        case SyscallOp::Mremap:
+            return call.traced ? m_ops->mremap_traced(mm, call) : m_ops->mremap(mm, call.addr, call.len, call.new_addr);
         case SyscallOp::Brk: return m_ops->brk(mm, call);
         case SyscallOp::Migrate: return m_ops->migrate(mm, call.addr, call.len);
         case SyscallOp::Spawn:
@@ -186,9 +192,20 @@ int Kernel::syscall(const Syscall& call) {
     start();
     op_begin();
     m_delay += cycles_to_time(m_config.costs.syscall_entry_exit);
-    const int r = dispatch(call);
     const std::string name = op_name(call);
+    if (call.traced && call.traced_result < 0) {
+        // A call that failed in the trace: counted under its result, not applied.
+        const int r = static_cast<int>(call.traced_result);
+        op_end(name, err::name(r));
+        return r;
+    }
+    const int r = dispatch(call);
     op_end(name, err::name(r));
+    if (call.traced && r < 0)
+        throw KernelError(call.origin + ": " + name + "(" + hex(call.addr) + ", " + hex(call.len) +
+                          ") succeeded in the trace (result " + hex(static_cast<std::uint64_t>(call.traced_result)) +
+                          ") but the kernel model answers " + err::name(r) +
+                          ": the model and the traced kernel disagree about the address space here");
     if (m_checker != nullptr) m_checker->after_op(name);
     m_log->debug("process {}: {} [{:#x}, +{:#x}) = {}", call.process, name, call.addr, call.len, err::name(r));
     return r;
@@ -355,6 +372,7 @@ void Kernel::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_
     } catch (const KernelError& e) {
         m_log->debug("core {}: kernel call not resolved: {}", call->core, e.what());
         call->error = e.what();
+        call->segv = dynamic_cast<const SegvError*>(&e) != nullptr;
         trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     }
     if (m_timeline != nullptr) m_timeline->call_end(*call);

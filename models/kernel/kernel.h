@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <vector>
 #include <memory>
 
 #include <spdlog/spdlog.h>
@@ -54,6 +55,8 @@ public:
     // private read/write/exec VMA over all user addresses (layout "auto"); a script starts
     // empty. Call after the sockets are bound.
     Mm& create_user_mm(std::uint16_t asid, bool auto_layout = true);
+    // Layout "trace": the traced process's address space at exec, as VMAs of process 0.
+    void install_initial_mappings(const std::vector<InitialMapping>& maps);
 
     const KernelConfig& config() const { return m_config; }
     // Multi-core runs: the cores' shared state. The kernel then serialises calls (a call of

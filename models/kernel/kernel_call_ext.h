@@ -32,6 +32,7 @@ struct KernelCallExt : tlm::tlm_extension<KernelCallExt> {
     std::uint64_t ttbr = 0;        // ContextSwitch: the process's page tables and ASID
     std::uint16_t asid = 0;
     std::string error;
+    bool segv = false;             // the error is a SIGSEGV of the process (SegvError)
 
     tlm::tlm_extension_base* clone() const override { return new KernelCallExt(*this); }
     void copy_from(const tlm::tlm_extension_base& other) override {

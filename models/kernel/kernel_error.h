@@ -14,6 +14,14 @@ public:
     explicit KernelError(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A fault the process gets SIGSEGV for (an address outside every mapping, or an access its
+// mapping forbids): a run on a trace may count these instead of stopping
+// (workload.trace.on_segv).
+class SegvError : public KernelError {
+public:
+    using KernelError::KernelError;
+};
+
 // An address for such a message: "0x" and lower-case hex digits.
 inline std::string hex(std::uint64_t v) {
     char buf[24];

@@ -24,11 +24,23 @@ struct VmFlags {
     bool nohugepage = false;   // VM_NOHUGEPAGE
     bool uffd_missing = false; // VM_UFFD_MISSING
     bool uffd_wp = false;      // VM_UFFD_WP
+    bool growsdown = false;    // VM_GROWSDOWN (the stack)
+    bool special = false;      // a special mapping of the kernel's own pages ([vdso], [vvar])
     bool operator==(const VmFlags&) const = default;
 };
 
 // File ids from here on are shmem objects (the files behind shared anonymous memory).
 inline constexpr unsigned kShmemFileBase = 1u << 30;
+// File ids from here to kShmemFileBase are the files a trace names, by path.
+inline constexpr unsigned kTraceFileBase = 1u << 29;
+
+// One mapping of a trace's address space at exec (workload.layout "trace").
+struct InitialMapping {
+    std::uint64_t start = 0, end = 0;
+    bool read = false, write = false, exec = false, shared = false;
+    std::uint64_t offset = 0;  // file offset of `start`
+    std::string name;          // a path, "[stack]", "[heap]", "[vdso]", "[vvar]", or "" (anonymous)
+};
 
 struct Vma {
     std::uint64_t start = 0, end = 0;  // [start, end)

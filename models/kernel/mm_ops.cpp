@@ -8,15 +8,41 @@
 namespace mmusim::kernel {
 
 const char* err::name(int e) {
+    // The asm-generic errno names (the same numbers on arm64 and x86_64) a traced call may
+    // have answered.
     switch (e < 0 ? -e : e) {
         case 0: return "0";
         case kEperm: return "EPERM";
         case kEnoent: return "ENOENT";
+        case 3: return "ESRCH";
+        case 4: return "EINTR";
+        case 5: return "EIO";
+        case 6: return "ENXIO";
+        case 7: return "E2BIG";
+        case 8: return "ENOEXEC";
+        case 9: return "EBADF";
+        case 10: return "ECHILD";
+        case 11: return "EAGAIN";
         case kEnomem: return "ENOMEM";
+        case 13: return "EACCES";
         case kEfault: return "EFAULT";
         case kEbusy: return "EBUSY";
         case kEexist: return "EEXIST";
+        case 19: return "ENODEV";
+        case 20: return "ENOTDIR";
+        case 21: return "EISDIR";
         case kEinval: return "EINVAL";
+        case 23: return "ENFILE";
+        case 24: return "EMFILE";
+        case 25: return "ENOTTY";
+        case 27: return "EFBIG";
+        case 28: return "ENOSPC";
+        case 29: return "ESPIPE";
+        case 30: return "EROFS";
+        case 32: return "EPIPE";
+        case 34: return "ERANGE";
+        case 38: return "ENOSYS";
+        case 95: return "EOPNOTSUPP";
         default: return "E?";
     }
 }

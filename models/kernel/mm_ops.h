@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -75,6 +77,15 @@ public:
     // to a new folio of the same order (migrate_pages(2) / mbind(MPOL_MF_MOVE) to another
     // node; the model has one): queue_pages_range, then migrate_pages (migrate.cpp).
     int migrate(Mm& mm, std::uint64_t addr, std::uint64_t len);
+
+    // Layout "trace" (trace_layout.cpp): the VMAs of the address space at exec, the file id of
+    // a traced path, mremap with the traced result, vma_expand, and expand_stack for a fault
+    // below the stack (false: a SIGSEGV).
+    void install_initial_mappings(Mm& mm, const std::vector<InitialMapping>& maps);
+    unsigned trace_file(const std::string& path);
+    int mremap_traced(Mm& mm, const Syscall& call);
+    int vma_expand(Mm& mm, std::uint64_t at, std::uint64_t extra);
+    bool expand_stack(Mm& mm, std::uint64_t va);
 
     // MADV_PAGEOUT of [start, end) of one private anonymous VMA (vmscan.cpp): its folios are
     // swapped out.
@@ -230,6 +241,7 @@ private:
     KernelContext& m_k;
     PageAlloc& m_pages;
     unsigned m_next_shmem = 0;
+    std::map<std::string, unsigned> m_trace_files;  // traced file paths -> file ids
 };
 
 }  // namespace mmusim::kernel

@@ -15,6 +15,12 @@ int MmOps::mmap(Mm& mm, const Syscall& call) {
     if (len == 0 || len < call.len) return -err::kEinval;
     const std::uint64_t end = call.addr + len;
     if (call.addr < page || end > arch::kUserVaEnd || end < call.addr) return -err::kEnomem;
+    // MAP_FIXED (a traced call): what was mapped there goes first (do_mmap -> mmap_region's
+    // unmap of the old range).
+    if (call.fixed) {
+        const int r = munmap(mm, call.addr, len);
+        if (r != 0) return r;
+    }
     for (auto it = mm.vmas.begin(); it != mm.vmas.end(); ++it)
         if (it->second.start < end && it->second.end > call.addr) return -err::kEexist;
     if ((call.prot & ~(kProtRead | kProtWrite | kProtExec)) != 0) return -err::kEinval;
@@ -40,18 +46,18 @@ int MmOps::mmap(Mm& mm, const Syscall& call) {
         m_k.page_cache.folio_order(vma.file) = 0;
     } else if (vma.kind == VmaKind::File) {
         if ((call.file_offset & (page - 1)) != 0) return -err::kEinval;
-        vma.file = call.file;
+        vma.file = call.file_path.empty() ? call.file : trace_file(call.file_path);
         vma.pgoff = call.file_offset / page;
         unsigned order = 0;
         if (call.file_folio > page) order = arch::log2_exact(call.file_folio / page);
-        if (!m_k.page_cache.has_order(call.file)) m_k.page_cache.folio_order(call.file) = order;
+        if (!m_k.page_cache.has_order(vma.file)) m_k.page_cache.folio_order(vma.file) = order;
     }
     if (vma.pfnmap()) {
         if ((call.pfn_offset & (page - 1)) != 0) return -err::kEinval;
         vma.pgoff = m_k.device_pfn + call.pfn_offset / page;
     }
     vma.page_prot = vma_page_prot(vma);
-    vma.name = call.origin;
+    vma.name = call.file_path.empty() ? call.origin : call.file_path;
     mm.vmas.emplace(vma.start, vma);
     if (vma.kind == VmaKind::Pfnmap) remap_pfn_range(mm, vma);
     return 0;
