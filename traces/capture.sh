@@ -464,11 +464,21 @@ capture_arm64() {
     [[ -z $max ]] || plugin_args+=",max=$max"
     # No address space randomisation for qemu, and (where allowed) a new PID namespace,
     # in which qemu and so the guest get PID 2 and their threads 3, 4, ... every time.
+    # In the same namespace the host's file system is read-only for the guest (a mount
+    # namespace of its own; /tmp and /dev stay writable): qemu's -L falls back to host paths
+    # for files the sysroot lacks, and a program must not change the host's files (or the
+    # cached sysroot) through it, e.g. an interpreter rewriting its byte-code caches.
     local isolate=()
-    if unshare --pid --fork --kill-child true 2>/dev/null; then
-        isolate=(unshare --pid --fork --kill-child sh -c '"$@"; exit $?' sh)
+    if unshare --pid --mount --fork --kill-child true 2>/dev/null; then
+        isolate=(unshare --pid --mount --fork --kill-child sh -c '
+            mount --make-rprivate / 2>/dev/null
+            for d in /usr /etc /bin /sbin /lib /lib32 /lib64 /libx32 /opt /var /srv /home /root; do
+                [ -d "$d" ] && [ ! -L "$d" ] && mount --bind "$d" "$d" 2>/dev/null && mount -o remount,bind,ro "$d" 2>/dev/null
+            done
+            "$@"; exit $?' sh)
     else
-        echo "$prog: note: no PID namespace (unshare --pid needs root): PIDs in @sys lines vary" >&2
+        echo "$prog: note: no PID or mount namespace (unshare needs root): PIDs in @sys lines vary, and the" \
+            "program can write to the host's files through qemu's fallback to host paths" >&2
     fi
     isolate+=(env -i PATH=/usr/bin:/bin LC_ALL=C)
     setarch "$(uname -m)" -R true 2>/dev/null && isolate+=(setarch "$(uname -m)" -R)

@@ -120,4 +120,13 @@ grep -q "cap of 5000 records reached" c.err || fail "no cap message"
 zstd -dc c.zst >c.txt
 head -n "$(wc -l <c.txt)" a.txt | cmp -s - c.txt || fail "the capped trace is not the start of the full one"
 
+# --- the host's files are read-only for the guest (run as root: a mount namespace), so a
+# program cannot change them through qemu's fallback to host paths
+if [[ $(id -u) -eq 0 ]]; then
+    victim=/usr/lib/mmusim-capture-ro-test.$$
+    "$capture" --arch arm64 -o d.zst -- sort -o "$victim" input.txt 2>d.err || true
+    [[ ! -e $victim ]] || { rm -f -- "$victim"; fail "the guest created $victim on the host"; }
+    grep -q "Read-only file system" d.err || { cat d.err; fail "no read-only error from the guest"; }
+fi
+
 echo "PASS: arm64 capture of sort ($n records, $(wc -c <a.zst) bytes)"
