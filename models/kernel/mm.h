@@ -26,6 +26,7 @@ struct VmFlags {
     bool uffd_wp = false;      // VM_UFFD_WP
     bool growsdown = false;    // VM_GROWSDOWN (the stack)
     bool special = false;      // a special mapping of the kernel's own pages ([vdso], [vvar])
+    bool heap = false;         // the brk heap ([heap])
     bool operator==(const VmFlags&) const = default;
 };
 
@@ -41,6 +42,22 @@ struct InitialMapping {
     std::uint64_t offset = 0;  // file offset of `start`
     std::string name;          // a path, "[stack]", "[heap]", "[vdso]", "[vvar]", or "" (anonymous)
 };
+
+// The kinds of mapping that statistics tell apart (kernel.by_vma, mmu.by_vma).
+enum class VmaClass : std::uint8_t { Text, File, Anon, Heap, Stack, Shared, Special, Count };
+inline const char* vma_class_name(VmaClass c) {
+    switch (c) {
+        case VmaClass::Text: return "text";
+        case VmaClass::File: return "file";
+        case VmaClass::Anon: return "anon";
+        case VmaClass::Heap: return "heap";
+        case VmaClass::Stack: return "stack";
+        case VmaClass::Shared: return "shared";
+        case VmaClass::Special: return "special";
+        case VmaClass::Count: break;
+    }
+    return "?";
+}
 
 struct Vma {
     std::uint64_t start = 0, end = 0;  // [start, end)
@@ -73,6 +90,17 @@ struct Vma {
     // Whether a wp marker is needed on none entries (file-backed, or WP_UNPOPULATED anon).
     bool uffd_wp_use_markers(bool wp_unpopulated) const {
         return flags.uffd_wp && (kind != VmaKind::Anon || flags.shared || wp_unpopulated);
+    }
+    // text: file-backed and executable; file: other file mappings; anon: private anonymous
+    // memory other than heap and stack; shared: shared anonymous memory (shmem); special:
+    // [vdso], [vvar] and driver pfn maps.
+    VmaClass vma_class() const {
+        if (flags.special || pfnmap()) return VmaClass::Special;
+        if (flags.growsdown) return VmaClass::Stack;
+        if (flags.heap) return VmaClass::Heap;
+        if (shmem() || (flags.shared && kind == VmaKind::Anon)) return VmaClass::Shared;
+        if (kind == VmaKind::File) return flags.exec ? VmaClass::Text : VmaClass::File;
+        return VmaClass::Anon;
     }
 };
 

@@ -92,6 +92,8 @@ int MmOps::brk(Mm& mm, const Syscall& call) {
         grow.origin = "[heap]";
         const int r = mmap(mm, grow);
         if (r != 0) return r;
+        mm.vmas.at(old_end).flags.heap = true;
+        mm.vmas.at(old_end).page_prot = vma_page_prot(mm.vmas.at(old_end));
         merge_vmas(mm, old_end, new_end);
     }
     mm.brk = newbrk;

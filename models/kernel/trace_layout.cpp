@@ -23,6 +23,7 @@ void MmOps::install_initial_mappings(Mm& mm, const std::vector<InitialMapping>& 
         if (m.name == "[stack]") {
             vma.flags.growsdown = true;
         } else if (m.name == "[heap]") {
+            vma.flags.heap = true;
             mm.start_brk = m.start;
             mm.brk = m.end;
         } else if (m.name == "[vdso]" || m.name == "[vvar]") {
