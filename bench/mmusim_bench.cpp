@@ -148,6 +148,35 @@ void BM_InvariantCheck(benchmark::State& state) {
 }
 BENCHMARK(BM_InvariantCheck)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(2);
 
+// Layout "trace" against layout "auto" on the same records: a shipped arm64 trace (the first
+// 4 M records of xz -9: its exec mappings, 35 system calls, its kernel accesses to buffers)
+// run both ways in the same iteration; trace_over_auto is the ratio of the two wall times.
+void BM_LayoutTrace(benchmark::State& state) {
+    const std::string trace = std::string(MMUSIM_SOURCE_DIR) + "/traces/xz.arm64.lackey.zst";
+    const auto config = [&](const char* layout) {
+        return config_from({{"kernel", {{"mthp", {"64K"}}}},
+                            {"workload", {{"trace", {{"path", trace}, {"format", "lackey"}}},
+                                          {"layout", layout},
+                                          {"max_records", 4'000'000}}}},
+                           std::string("layout-") + layout + ".json");
+    };
+    const mmusim::sim::RunConfig automatic = config("auto"), traced = config("trace");
+    double t_auto = 0, t_trace = 0;
+    std::uint64_t done = 0;
+    for (auto _ : state) {
+        for (const bool use_trace : {false, true}) {
+            const auto start = std::chrono::steady_clock::now();
+            const json stats = mmusim::sim::run_simulation(use_trace ? traced : automatic);
+            (use_trace ? t_trace : t_auto) += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            done += stats["workload"]["records"].get<std::uint64_t>();
+        }
+    }
+    state.counters["trace_over_auto"] = t_trace / t_auto;
+    state.counters["records_per_s"] = benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
+    state.counters["peak_rss_MiB"] = peak_rss_mib();
+}
+BENCHMARK(BM_LayoutTrace)->Unit(benchmark::kMillisecond)->Iterations(3);
+
 }  // namespace
 
 int main(int argc, char** argv) {
