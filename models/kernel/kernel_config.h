@@ -76,6 +76,8 @@ struct KernelConfig {
     // Folio order of page-cache reads for executable file mappings and of instruction-fetch
     // faults on anonymous memory (kernel.exec_folios); -1: none (the file's own order / mTHP).
     int exec_folio_order = -1;
+    // Folio order of page-cache reads of the files a trace maps (kernel.file_folios).
+    unsigned file_folio_order = 0;
     std::uint64_t seed = 1;              // seeds the allocation-failure draws
     bool zero_page = true;               // read faults on anonymous memory map the zero page
     bool auto_layout = true;             // workload layout "auto": one VMA over all user addresses

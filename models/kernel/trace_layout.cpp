@@ -53,9 +53,11 @@ unsigned MmOps::trace_file(const std::string& path) {
     if (it != m_trace_files.end()) return it->second;
     const unsigned id = kTraceFileBase + static_cast<unsigned>(m_trace_files.size());
     m_trace_files.emplace(path, id);
-    // The page cache reads a traced file in base pages (readahead's large folios are not
-    // modelled); executable mappings follow kernel.exec_folios.
-    if (!m_k.page_cache.has_order(id)) m_k.page_cache.folio_order(id) = 0;
+    // The page cache reads a traced file in folios of kernel.file_folios (readahead's large
+    // folios); executable mappings follow kernel.exec_folios where it is set. [vdso] and
+    // [vvar] are single kernel pages.
+    const bool special = path == "[vdso]" || path == "[vvar]";
+    if (!m_k.page_cache.has_order(id)) m_k.page_cache.folio_order(id) = special ? 0 : m_k.config.file_folio_order;
     return id;
 }
 
