@@ -21,6 +21,8 @@ public:
     }
     const std::string& name() const override { return m_inner->name(); }
     const kernel::Syscall* syscall(std::uint64_t index) const override { return m_inner->syscall(index); }
+    const std::vector<TraceMapping>& initial_mappings() const override { return m_inner->initial_mappings(); }
+    TraceArch arch() const override { return m_inner->arch(); }
 
 private:
     std::unique_ptr<Source> m_inner;
