@@ -165,11 +165,26 @@ int cli_main(int argc, char** argv) {
             const RunConfig rc = load_config(config_path, overrides);
             auto source = open_workload(rc);
             std::vector<workloads::Record> batch(4096);
-            std::uint64_t records = 0;
-            for (std::size_t n; (n = source->next(batch.data(), batch.size())) != 0;) records += n;
+            std::uint64_t records = 0, kernel_calls = 0, kernel_accesses = 0;
+            for (std::size_t n; (n = source->next(batch.data(), batch.size())) != 0;) {
+                records += n;
+                for (std::size_t i = 0; i < n; ++i) {
+                    kernel_calls += batch[i].kind == workloads::AccessKind::Kernel;
+                    kernel_accesses += (batch[i].flags & workloads::kRecordKernelAccess) != 0;
+                }
+            }
+            // A trace's records are its access lines; the records its system calls add are
+            // counted apart, so that the count matches the trace's lines.
+            std::string calls;
+            if (rc.workload.is_trace) {
+                records -= kernel_calls + kernel_accesses;
+                if (kernel_calls + kernel_accesses != 0)
+                    calls = ", " + std::to_string(kernel_calls) + " kernel calls and " + std::to_string(kernel_accesses) +
+                            " kernel accesses of its system calls";
+            }
             std::cout << config_path << ": valid (platform " << rc.platform.name << ", kernel " << rc.kernel.version.name()
                       << ", " << (rc.workload.is_trace ? "trace " + rc.workload.trace_path : rc.workload.is_script ? std::string("script") : std::string("generator")) << ", "
-                      << records << " records)\n";
+                      << records << " records" << calls << ")\n";
         } else if (*sweep) {
             sweep_options.check = check_wanted(sweep_options.check);
             std::cout << run_sweep(sweep_options, log_level);

@@ -56,7 +56,7 @@ struct HexTable {
 
 inline constexpr HexTable kHex{};
 
-inline LackeyLine parse_lackey_fields(const char*& p, Record& out) {
+inline LackeyLine parse_lackey_fields(const char*& p, AccessKind kind, Record& out) {
     const char* q = p;
     std::uint64_t va = 0;
     std::uint8_t digit;
@@ -96,8 +96,9 @@ inline LackeyLine parse_lackey_fields(const char*& p, Record& out) {
     if (*q != '\n') {
         return LackeyLine::TrailingText;
     }
-    out.va = va;
-    out.size = size;
+    // The whole record (process 0, no flags): the caller's buffer may hold a kernel access
+    // of an earlier batch there.
+    out = Record{va, size, kind, 0, 0};
     p = q + 1;
     return LackeyLine::Record;
 }
@@ -108,23 +109,24 @@ inline LackeyLine parse_lackey_fields(const char*& p, Record& out) {
 // '\n'; otherwise leaves p alone (and `out` unspecified). Reads no byte past the '\n'.
 inline LackeyLine parse_lackey_line(const char*& p, Record& out) {
     const char* q = p;
+    AccessKind kind;
     if (q[0] == 'I' && q[1] == ' ') {
         if (q[2] != ' ') {
             return LackeyLine::BadIfetch;
         }
-        out.kind = AccessKind::Ifetch;
+        kind = AccessKind::Ifetch;
     } else if (q[0] == ' ' && q[1] != '\n' && q[2] == ' ') {
         switch (q[1]) {
-            case 'L': out.kind = AccessKind::Load; break;
-            case 'S': out.kind = AccessKind::Store; break;
-            case 'M': out.kind = AccessKind::Modify; break;
+            case 'L': kind = AccessKind::Load; break;
+            case 'S': kind = AccessKind::Store; break;
+            case 'M': kind = AccessKind::Modify; break;
             default: return LackeyLine::Other;
         }
     } else {
         return LackeyLine::Other;
     }
     q += 3;
-    const LackeyLine result = detail::parse_lackey_fields(q, out);
+    const LackeyLine result = detail::parse_lackey_fields(q, kind, out);
     if (result == LackeyLine::Record) {
         p = q;
     }

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "workloads/trace_syscalls.h"
 #include "workloads/workload_error.h"
 
 namespace mmusim::workloads {
@@ -50,8 +51,9 @@ bool begins_like_record(const char* p) {
 
 }  // namespace
 
-LackeyReader::LackeyReader(const std::string& path)
-    : m_input(path), m_buf(std::make_unique_for_overwrite<char[]>(kBufferSize + 1)) {
+LackeyReader::LackeyReader(const std::string& path, bool kernel_calls)
+    : m_input(path), m_buf(std::make_unique_for_overwrite<char[]>(kBufferSize + 1)),
+      m_kernel_calls(kernel_calls) {
     m_input.set_line_hook([this] { return m_line + 1; });
     m_has_pending = parse(&m_pending, 1) == 1;
     if (!m_has_pending) {
@@ -59,7 +61,20 @@ LackeyReader::LackeyReader(const std::string& path)
     }
 }
 
+const kernel::Syscall* LackeyReader::syscall(std::uint64_t index) const {
+    if (index < m_calls_base || index - m_calls_base >= m_calls.size()) {
+        return nullptr;
+    }
+    return &m_calls[static_cast<std::size_t>(index - m_calls_base)];
+}
+
 std::size_t LackeyReader::next(Record* out, std::size_t max) {
+    // The requests of the batch before the last one are replayed by now.
+    while (m_calls_base < m_drop_before && !m_calls.empty()) {
+        m_calls.pop_front();
+        ++m_calls_base;
+    }
+    m_drop_before = m_calls_delivered;
     std::size_t n = 0;
     if (m_has_pending && max > 0) {
         out[0] = m_pending;
@@ -72,6 +87,10 @@ std::size_t LackeyReader::next(Record* out, std::size_t max) {
 std::size_t LackeyReader::parse(Record* out, std::size_t max) {
     std::size_t n = 0;
     while (n < max) {
+        if (m_queue_pos != m_queue.size()) {
+            n += drain(out + n, max - n);
+            continue;
+        }
         if (m_pos == m_lines_end && !refill()) {
             break;
         }
@@ -94,6 +113,11 @@ std::size_t LackeyReader::parse(Record* out, std::size_t max) {
             if (m_records + n == 0) {
                 m_line = line;
                 note_skipped_line(start);
+            }
+            // Extension and system call lines are rare: checked here, off the record path.
+            if ((*start == '@' || *start == 'S' || *start == ' ' || *start == '=') &&
+                extension_line(start, static_cast<std::size_t>(p - start) - 1, line, m_records + n != 0)) {
+                break;  // records of a system call to deliver first
             }
         }
         m_pos = static_cast<std::size_t>(p - m_buf.get());
@@ -206,6 +230,221 @@ void LackeyReader::note_skipped_line(const char* line) {
     }
 }
 
+// Moves queued records of system calls into `out`.
+std::size_t LackeyReader::drain(Record* out, std::size_t max) {
+    std::size_t n = 0;
+    for (; n < max && m_queue_pos < m_queue.size(); ++n) {
+        const Record& r = m_queue[m_queue_pos++];
+        if (r.kind == AccessKind::Kernel) {
+            m_calls_delivered = r.va + 1;
+        }
+        out[n] = r;
+    }
+    if (m_queue_pos == m_queue.size()) {
+        m_queue.clear();
+        m_queue_pos = 0;
+    }
+    return n;
+}
+
+// A line that is not a record and begins with '@', 'S', ' ' or '='. Returns whether it queued
+// records (those of a system call).
+bool LackeyReader::extension_line(const char* start, std::size_t length, std::uint64_t line,
+                                  bool after_records) {
+    std::string_view text(start, length);
+    if (!text.empty() && text.back() == '\r') {
+        text.remove_suffix(1);
+    }
+    const TraceLineKind kind = trace_line_kind(text);
+    try {
+        switch (kind) {
+            case TraceLineKind::None:
+            case TraceLineKind::UnknownAt:  // a later extension: skipped, as records skip it
+                return false;
+            case TraceLineKind::ValgrindHeader:
+                if (!after_records && m_traced_calls == 0) {
+                    m_valgrind_header = true;
+                    if (!m_arm64_header) {
+                        m_arch = TraceArch::X86_64;
+                    }
+                }
+                return false;
+            case TraceLineKind::Header:
+                if (line != 1) {
+                    throw TraceLineError{"it is line " + std::to_string(line) + " of the trace",
+                                         "@trace only as the first line, e.g. \"@trace arm64 4096\""};
+                }
+                m_arch = parse_trace_header(text);
+                m_arm64_header = true;
+                return false;
+            case TraceLineKind::Map: {
+                if (after_records || m_traced_calls != 0) {
+                    throw TraceLineError{"it comes after the first record or system call",
+                                         "the @map lines (the address space at exec) before the first "
+                                         "record, right after the @trace line"};
+                }
+                if (!m_arm64_header) {
+                    throw TraceLineError{"there is no @trace line before it",
+                                         "\"@trace arm64 4096\" as the first line of a trace with @map lines"};
+                }
+                TraceMapping m = parse_map_line(text);
+                m.line = line;
+                if (!m_mappings.empty() && m.start < m_mappings.back().end) {
+                    const TraceMapping& prev = m_mappings.back();
+                    throw TraceLineError{
+                        "it starts below the end of the mapping on line " + std::to_string(prev.line) +
+                            (m.start < prev.start ? " (the lines are not sorted by START)"
+                                                  : " (the mappings overlap)"),
+                        "the @map lines sorted by START, each starting at or above the END of the one "
+                        "before"};
+                }
+                m_mappings.push_back(std::move(m));
+                return false;
+            }
+            case TraceLineKind::Sys: {
+                if (!m_arm64_header) {
+                    throw TraceLineError{"there is no @trace line before it",
+                                         "\"@trace arm64 4096\" as the first line of a trace with @sys lines"};
+                }
+                TraceSyscall call = parse_sys_line(text);
+                call.line = line;
+                return take_call(call);
+            }
+            case TraceLineKind::Valgrind:
+            case TraceLineKind::ValgrindOutcome:
+                if (m_arm64_header) {
+                    throw TraceLineError{"it is a system call line of valgrind in an arm64 trace",
+                                         "@sys lines only, after \"@trace arm64 4096\""};
+                }
+                valgrind_line(text, line);
+                return m_queue_pos != m_queue.size();
+        }
+    } catch (const TraceLineError& error) {
+        const char* what = kind == TraceLineKind::Header ? "an @trace"
+                         : kind == TraceLineKind::Map    ? "an @map"
+                         : kind == TraceLineKind::Sys    ? "an @sys"
+                                                         : "a valgrind system call";
+        fail_line(start, line, what, error);
+    }
+    return false;
+}
+
+void LackeyReader::valgrind_line(std::string_view text, std::uint64_t line) {
+    ValgrindSyscallLine parsed = parse_valgrind_syscall_line(text);
+    using Kind = ValgrindSyscallLine::Kind;
+    switch (parsed.kind) {
+        case Kind::Complete: {
+            TraceSyscall call = parsed.call;
+            call.line = line;
+            finish_valgrind_call(std::move(call), parsed);
+            return;
+        }
+        case Kind::AsyncStart:
+        case Kind::PreFailStart: {
+            parsed.call.line = line;
+            OpenCall open{std::move(parsed), line};
+            if (open.start.kind == Kind::PreFailStart) {
+                m_prefail = std::move(open);
+                m_has_prefail = true;
+                return;
+            }
+            for (OpenCall& c : m_async) {
+                if (c.start.key == open.start.key) {
+                    c = std::move(open);  // the thread's earlier call never returned
+                    return;
+                }
+            }
+            m_async.push_back(std::move(open));
+            return;
+        }
+        case Kind::AsyncEnd:
+            for (std::size_t i = 0; i < m_async.size(); ++i) {
+                if (m_async[i].start.key != parsed.key || m_async[i].start.number != parsed.number) {
+                    continue;
+                }
+                const OpenCall open = std::move(m_async[i]);
+                m_async.erase(m_async.begin() + static_cast<std::ptrdiff_t>(i));
+                TraceSyscall call = open.start.call;
+                call.returned = parsed.call.returned;
+                call.result = parsed.call.result;
+                finish_valgrind_call(std::move(call), open.start);
+                return;
+            }
+            throw TraceLineError{"no earlier \"SYSCALL[" + parsed.key + "](" + std::to_string(parsed.number) +
+                                     ") ... --> [async] ... \" line of the same thread and call is waiting for "
+                                     "this result",
+                                 "the [async] result line after the line that starts the call"};
+        case Kind::PreFailEnd: {
+            if (!m_has_prefail) {
+                throw TraceLineError{"no SYSCALL line without an outcome comes before it",
+                                     "\" --> [pre-fail] Failure(0xERRNO)\" only after a SYSCALL line of "
+                                     "valgrind's own message (such as an unimplemented call)"};
+            }
+            m_has_prefail = false;
+            TraceSyscall call = m_prefail.start.call;
+            call.result = parsed.call.result;
+            finish_valgrind_call(std::move(call), m_prefail.start);
+            return;
+        }
+    }
+}
+
+void LackeyReader::finish_valgrind_call(TraceSyscall call, const ValgrindSyscallLine& start) {
+    const auto& name = call.name;
+    if (trace_syscall_uses_args(name)) {
+        for (unsigned i = 0; i < start.args; ++i) {
+            if ((start.numeric_args >> i & 1u) == 0) {
+                throw TraceLineError{"argument " + std::to_string(i + 1) + " of " + name + " is not a number",
+                                     "decimal, -decimal or 0x-hex arguments for the calls the model replays"};
+            }
+        }
+    }
+    // Descriptors and their files, for the paths of later mmaps.
+    if (call.result >= 0) {
+        const auto fd = static_cast<std::uint64_t>(call.result);
+        if (name == "openat" || name == "openat2") {
+            m_fd_paths[fd] = start.strings[1];
+        } else if (name == "open" || name == "creat") {
+            m_fd_paths[fd] = start.strings[0];
+        } else if (name == "close") {
+            m_fd_paths.erase(call.args[0]);
+        } else if (name == "dup" || name == "dup2" || name == "dup3") {
+            const auto it = m_fd_paths.find(call.args[0]);
+            if (it != m_fd_paths.end()) {
+                m_fd_paths[fd] = it->second;
+            }
+        }
+    }
+    if (name == "mmap" && (call.args[3] & 0x20) == 0) {
+        const auto it = m_fd_paths.find(call.args[4]);
+        call.path = it != m_fd_paths.end() ? it->second : "(fd " + std::to_string(call.args[4]) + ")";
+    }
+    take_call(call);
+}
+
+// Translates a call and queues its records.
+bool LackeyReader::take_call(const TraceSyscall& call) {
+    ++m_traced_calls;
+    const TraceArch arch = m_arch == TraceArch::Unknown ? TraceArch::X86_64 : m_arch;
+    TranslatedSyscall t = translate_trace_syscall(call, arch, name() + ":" + std::to_string(call.line));
+    if (!m_kernel_calls) {
+        return false;
+    }
+    for (kernel::Syscall& s : t.calls) {
+        m_queue.push_back(Record{m_calls_base + m_calls.size(), 0, AccessKind::Kernel, 0, 0});
+        m_calls.push_back(std::move(s));
+    }
+    m_queue.insert(m_queue.end(), t.accesses.begin(), t.accesses.end());
+    return m_queue_pos != m_queue.size();
+}
+
+void LackeyReader::fail_line(const char* line, std::uint64_t number, const char* what,
+                             const TraceLineError& error) const {
+    throw WorkloadError(name() + ":" + std::to_string(number) + ": " + quote_line(line, kQuoteLength + 1) +
+                        " is not " + what + " line that the model can read: " + error.problem +
+                        "; expected " + error.expected);
+}
+
 void LackeyReader::fail_malformed(const char* line, std::uint64_t number,
                                   LackeyLine problem) const {
     throw WorkloadError(name() + ":" + std::to_string(number) + ": " +
@@ -233,8 +472,8 @@ void LackeyReader::fail_no_records() const {
                         kLackeyExample);
 }
 
-std::unique_ptr<Source> open_lackey(const std::string& path) {
-    return std::make_unique<LackeyReader>(path);
+std::unique_ptr<Source> open_lackey(const std::string& path, bool kernel_calls) {
+    return std::make_unique<LackeyReader>(path, kernel_calls);
 }
 
 }  // namespace mmusim::workloads

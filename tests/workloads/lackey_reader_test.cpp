@@ -98,7 +98,7 @@ std::string big_trace(std::size_t count, std::vector<Record>* expected) {
         text += line;
         expected->push_back(Record{shown, size, kKinds[i % 4]});
         if (i % 10007 == 0) {
-            text += "SYSCALL[4242,1](63) ... [async] --> Success(0x0)\n";
+            text += "SYSCALL[4242,1](39) sys_getpid ( )[sync] --> Success(0x1092) \n";
         }
     }
     return text;
@@ -179,7 +179,7 @@ TEST_F(LackeyTest, SkipsHeadersAndOtherLines) {
         "==1234== \n"
         "\n"
         "I  04017e40,3\n"
-        "SYSCALL[1234,1](12) ... [async] --> Success(0x0) \n"
+        "SYSCALL[1234,1](39) sys_getpid ( )[sync] --> Success(0x4d2) \n"
         "--1234-- warning: something\n"
         "SB 04017e40\n"
         "Invalid read\n"
