@@ -284,11 +284,14 @@ void check_and_convert(RunConfig& rc, const std::string& where) {
                                 arch::size_name(geo.page_size()) + ") to below the PMD size (" + arch::size_name(geo.pmd_size()) + ")");
             kc.exec_folio_order = static_cast<int>(arch::log2_exact(*size) - geo.page_shift);
         }
-        const std::uint64_t ff = size_of(k["file_folios"]);
-        if (!arch::is_pow2(ff) || ff < geo.page_size() || ff >= geo.pmd_size())
-            fail(where, "kernel.file_folios: " + arch::size_name(ff) + " is not allowed; allowed: a power of two from the base page (" +
-                            arch::size_name(geo.page_size()) + ") to below the PMD size (" + arch::size_name(geo.pmd_size()) + ")");
-        kc.file_folio_order = arch::log2_exact(ff) - geo.page_shift;
+        const std::string ff = k["file_folios"].get<std::string>();
+        if (ff != "base") {
+            const std::optional<std::uint64_t> size = arch::parse_size(ff);
+            if (!size || !arch::is_pow2(*size) || *size < geo.page_size() || *size >= geo.pmd_size())
+                fail(where, "kernel.file_folios: \"" + ff + "\" is not allowed; allowed: base, or a power of two from the base page (" +
+                                arch::size_name(geo.page_size()) + ") to below the PMD size (" + arch::size_name(geo.pmd_size()) + ")");
+            kc.file_folio_order = arch::log2_exact(*size) - geo.page_shift;
+        }
     }
 
     platforms::PlatformConfig& pc = rc.platform;

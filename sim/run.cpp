@@ -24,11 +24,46 @@ std::unique_ptr<workloads::Source> open_workload(const RunConfig& config, unsign
     } else {
         workloads::GeneratorParams generator = w.generator;
         generator.seed += thread;
-        source = w.is_trace ? workloads::open_lackey(w.trace_path) : workloads::make_generator(generator);
+        // In layout "auto" a trace's system calls are not run (the one VMA already covers every
+        // address): only its memory accesses are replayed.
+        source = w.is_trace ? workloads::open_lackey(w.trace_path, w.layout_trace) : workloads::make_generator(generator);
     }
     if (w.max_records != 0) source = std::make_unique<workloads::LimitedSource>(std::move(source), w.max_records);
     return source;
 }
+
+namespace {
+
+// The line of a trace that holds its `record`th record (1-based), found by reading the trace
+// again up to it: cheap next to the run that stopped there, and nothing on the hot path.
+std::uint64_t trace_line(const WorkloadConfig& w, std::uint64_t record) {
+    workloads::LackeyReader reader(w.trace_path, w.layout_trace);
+    std::vector<workloads::Record> batch(4096);
+    for (std::uint64_t left = record; left > 0;) {
+        const std::size_t n = reader.next(batch.data(), static_cast<std::size_t>(std::min<std::uint64_t>(left, batch.size())));
+        if (n == 0) break;
+        left -= n;
+    }
+    return reader.line();
+}
+
+// A trace run's error names the trace line of the record it stopped at (a system call's own
+// error already names its line) instead of the core and record number.
+std::string trace_error(const RunConfig& config, const core::Core& core) {
+    const std::string& error = core.error();
+    if (!config.workload.is_trace || core.error_record() == 0) return error;
+    std::string rest = error;
+    const std::string prefix = "core " + std::to_string(0) + ", record " + std::to_string(core.error_record()) + ": ";
+    if (rest.rfind(prefix, 0) == 0) rest = rest.substr(prefix.size());
+    if (rest.rfind(config.workload.trace_path + ":", 0) == 0) return rest;
+    try {
+        return config.workload.trace_path + ":" + std::to_string(trace_line(config.workload, core.error_record())) + ": " + rest;
+    } catch (const std::exception&) {
+        return error;
+    }
+}
+
+}  // namespace
 
 nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timeline, Progress* progress) {
     // Open the workload first: a missing or unreadable trace fails before anything runs.
@@ -65,7 +100,7 @@ nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timelin
     sc_core::sc_start();
     for (unsigned i = 0; i < platform.cores(); ++i) {
         const core::Core& core = platform.core(i);
-        if (!core.error().empty()) throw RunError(core.error());
+        if (!core.error().empty()) throw RunError(trace_error(config, core));
     }
     for (unsigned i = 0; i < platform.cores(); ++i) {
         const core::Core& core = platform.core(i);

@@ -212,9 +212,10 @@ Field build_config_schema() {
          leaf("exec_folios", FieldKind::String, "none",
               "folio size of executable memory: page-cache reads of exec file mappings and instruction-fetch faults on "
               "anonymous memory; none = the file's own folio size and the mTHP sizes"),
-         leaf("file_folios", FieldKind::Size, "4K",
-              "layout trace: the folio size of page-cache reads of the files a trace maps (readahead's large folios), from "
-              "the base page to below the PMD size; executable mappings follow exec_folios where it is set")});
+         leaf("file_folios", FieldKind::String, "base",
+              "layout trace: the folio size of page-cache reads of the files a trace maps (readahead's large folios): base "
+              "(the base page), or a size from the base page to below the PMD size; executable mappings follow exec_folios "
+              "where it is set")});
     Field root = object("", "run config",
         {build_platform_schema(), kernel, workload,
          integer("seed", 1, 0, std::numeric_limits<std::int64_t>::max(), "seed of every random choice"),

@@ -48,6 +48,8 @@ public:
     TraceArch arch() const override { return m_arch; }
 
     Compression compression() const { return m_input.compression(); }
+    // Lines consumed so far: after next() returned a trace's Nth record, the line it came from.
+    std::uint64_t line() const { return m_line; }
     // System calls read so far (lines, not requests).
     std::uint64_t traced_calls() const { return m_traced_calls; }
 

@@ -53,6 +53,7 @@ void Core::run() {
         }
     } catch (const std::exception& e) {
         m_error = e.what();
+        m_error_record = m_stats.records;
     }
     m_qk.sync();
     m_stats.cycles = time_to_cycles(sc_core::sc_time_stamp());

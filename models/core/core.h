@@ -66,6 +66,8 @@ public:
     bool done() const { return m_done; }
     // Empty unless the run stopped on an error (a fatal fault, a bad trace line...).
     const std::string& error() const { return m_error; }
+    // The record (1-based, counted from the start of the stream) the error stopped at.
+    std::uint64_t error_record() const { return m_error_record; }
 
 private:
     void run();
@@ -102,6 +104,7 @@ private:
     sc_core::sc_time m_next_scan;  // when the next fold pass is due
     bool m_done = false;
     std::string m_error;
+    std::uint64_t m_error_record = 0;
 };
 
 }  // namespace mmusim::core
