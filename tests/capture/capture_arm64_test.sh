@@ -6,7 +6,8 @@
 #   trace    captures GNU sort (coreutils from Debian's arm64 archive) and checks the
 #            trace: first line, @map lines (against qemu's own -d page dump), @sys counts
 #            (against qemu-aarch64 -strace of the same run), records (mmusim validate),
-#            byte-identical captures, the -n cap
+#            byte-identical captures, the -n cap; then runs the trace in workload.layout
+#            "trace" and checks kernel.by_op against the -strace counts
 #   unknown  a program that is in no arm64 package: clear error, non-zero exit, no output
 #
 # The arm64 sysroot and package lists are cached in $MMUSIM_CACHE (default WORK_DIR/cache),
@@ -111,6 +112,24 @@ printf '{"workload": {"trace": {"path": "%s", "format": "lackey"}}}\n' "$run/a.z
 n=$(records a.zst)
 grep -q "$n records" validate.txt || fail "mmusim validate did not read $n records"
 grep -q "wrote $n records" a.err || fail "capture.sh reported another record count than $n"
+
+# --- the trace drives the kernel model (workload.layout "trace"): each mmap, munmap,
+# mprotect and brk that qemu -strace saw is one call of kernel.by_op, the invariant checker on
+printf '{"kernel": {"mthp": ["64K"]}, "workload": {"layout": "trace", "trace": {"path": "%s", "format": "lackey"}}}\n' \
+    "$run/a.zst" >layout.json
+"$mmusim" run layout.json --check --json >stats.json || fail "layout trace run failed"
+by_op_calls() {  # the "calls" of kernel.by_op.$1 in the (pretty-printed) stats
+    awk -v op="\"$1\": {" '/^    "by_op": \{/ { on = 1; next }
+        on && /^    [}]/ { exit }
+        on && index($0, "      " op) == 1 { want = 1; next }
+        want && /^        "calls": / { gsub(/[^0-9]/, ""); print; exit }' stats.json
+}
+for call in mmap munmap mprotect brk; do
+    model=$(by_op_calls "$call")
+    theirs=$(grep -cE "^[0-9]+ $call\(" strace.log || true)
+    echo "$call: kernel.by_op $model, qemu -strace $theirs"
+    [[ $model -eq $theirs ]] || fail "$call: kernel.by_op counts $model calls, qemu -strace $theirs"
+done
 
 # --- -n caps the records and stops the program
 "$capture" --arch arm64 -n 5000 -i input.txt -o c.zst -- sort 2>c.err || { cat c.err; fail "capture -n failed"; }
