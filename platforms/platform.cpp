@@ -41,6 +41,7 @@ Platform::Platform(const PlatformConfig& platform, const kernel::KernelConfig& k
         cc.count_segv = count_segv;
         cc.cpi_milli = platform.cpi_milli;
         cc.smp = m_smp.get();
+        cc.vmas = m_kernel.get();
         std::unique_ptr<workloads::Source> source;
         for (unsigned t = 0; t < threads.size(); ++t) {
             if (threads[t].core != i || threads[t].source == nullptr) continue;

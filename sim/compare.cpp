@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "models/kernel/mm.h"
 #include "sim/config_error.h"
 #include "sim/output.h"
 #include "sim/run.h"
@@ -81,7 +82,7 @@ json run_compare(const std::string& config_path, const std::vector<Override>& ov
 namespace {
 
 struct Row {
-    const char* label;
+    std::string label;
     json::json_pointer pointer;
     bool only_if_seen = false;  // shown only when some run counts one (rare events)
 };
@@ -133,13 +134,28 @@ std::string compare_table(const json& result) {
     for (const json& v : values) header.push_back(v.get<std::string>());
     for (std::size_t i = 1; i < values.size(); ++i) header.push_back("ratio " + values[i].get<std::string>());
     table.push_back(header);
-    for (const Row& row : rows) {
-        if (row.only_if_seen &&
-            std::none_of(runs.begin(), runs.end(), [&](const json& run) { return run.at(row.pointer).get<std::uint64_t>() != 0; }))
+    // Then the counters by kind of mapping, for the kinds and counters some run counts.
+    std::vector<Row> all = rows;
+    for (std::size_t c = 0; c < kernel::kVmaClassCount; ++c) {
+        const char* kind = kernel::vma_class_name(static_cast<kernel::VmaClass>(c));
+        for (const char* event : {"L1D_TLB_REFILL", "L1I_TLB_REFILL", "DTLB_WALK", "ITLB_WALK"})
+            all.push_back({std::string("by_vma.") + kind + " " + event,
+                           json::json_pointer("/mmu/by_vma") / kind / event, true});
+        for (const char* count : {"faults", "pages", "cont_pages"})
+            all.push_back({std::string("by_vma.") + kind + " " + count,
+                           json::json_pointer("/kernel/by_vma") / kind / count, true});
+    }
+    for (const Row& row : all) {
+        // Statistics without a counter (written before it existed) show it as none.
+        const auto value = [&](const json& run) { return run.contains(row.pointer) ? run.at(row.pointer) : json(); };
+        if (row.only_if_seen && std::none_of(runs.begin(), runs.end(), [&](const json& run) {
+                const json v = value(run);
+                return v.is_number() && v.get<std::uint64_t>() != 0;
+            }))
             continue;
         std::vector<std::string> line = {row.label};
-        for (const json& run : runs) line.push_back(cell(run.at(row.pointer)));
-        for (std::size_t i = 1; i < runs.size(); ++i) line.push_back(ratio_text(runs[i].at(row.pointer), runs[0].at(row.pointer)));
+        for (const json& run : runs) line.push_back(cell(value(run)));
+        for (std::size_t i = 1; i < runs.size(); ++i) line.push_back(ratio_text(value(runs[i]), value(runs[0])));
         table.push_back(line);
     }
     return text_table(table, true);

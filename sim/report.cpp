@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/kernel/mm.h"
 #include "sim/embedded.h"
 #include "sim/output.h"
 
@@ -537,6 +538,26 @@ void runs_sections(Page& page, const Runs& runs) {
     page.body << "<div class=\"charts\">\n";
     runs_chart(page, runs, "Folios by size", "folios", folio_rows);
     page.body << "</div>\n";
+
+    // By kind of mapping (kernel.by_vma, mmu.by_vma), where the statistics have them: the
+    // kinds and counters some run counts.
+    std::vector<Row> by_vma_rows;
+    for (std::size_t c = 0; c < kernel::kVmaClassCount; ++c) {
+        const std::string kind = kernel::vma_class_name(static_cast<kernel::VmaClass>(c));
+        std::vector<Row> rows;
+        for (const char* count : {"faults", "pages", "cont_pages"})
+            rows.push_back(pointer_row(kind + " " + count, "/kernel/by_vma/" + kind + "/" + count));
+        for (const char* event : {"L1D_TLB_REFILL", "L1I_TLB_REFILL", "DTLB_WALK", "ITLB_WALK"})
+            rows.push_back(pointer_row(kind + " " + event, "/mmu/by_vma/" + kind + "/" + event));
+        for (const Row& row : rows)
+            if (seen_in_some_run(runs, row)) by_vma_rows.push_back(row);
+    }
+    if (!by_vma_rows.empty()) {
+        page.body << "<h2 id=\"by-vma\">By kind of mapping</h2>\n<p class=\"note\">Faults in VMAs of each kind, "
+                     "pages mapped (and of them with PTE_CONT) at the end of the run, and the TLB refills and walks "
+                     "of VAs in VMAs of each kind (kernel.by_vma, mmu.by_vma; the counters some run counts).</p>\n";
+        stats_table(page, runs, "table-by-vma", by_vma_rows);
+    }
 
     // contpte
     const std::vector<Row> contpte = {pointer_row("blocks mapped cont", "/kernel/contpte/blocks_mapped_cont"),

@@ -68,7 +68,35 @@ json op_json(const kernel::OpStats& o) {
     return j;
 }
 
-json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const kernel::LazyMmuStats& lazy) {
+// mmu.by_vma: every kind of mapping, zeros included (keys are stable).
+json mmu_by_vma_json(const std::array<mmu::VmaTlbEvents, kernel::kVmaClassCount>& by_vma) {
+    json j = json::object();
+    for (std::size_t c = 0; c < kernel::kVmaClassCount; ++c) {
+        const mmu::VmaTlbEvents& e = by_vma[c];
+        j[kernel::vma_class_name(static_cast<kernel::VmaClass>(c))] =
+            json{{"L1D_TLB_REFILL", e.L1D_TLB_REFILL}, {"L1I_TLB_REFILL", e.L1I_TLB_REFILL},
+                 {"DTLB_WALK", e.DTLB_WALK}, {"ITLB_WALK", e.ITLB_WALK}};
+    }
+    return j;
+}
+
+// kernel.by_vma: every kind of mapping, and in each every folio size of the granule.
+json kernel_by_vma_json(const arch::Geometry& geo, const kernel::KernelStats& k,
+                        const std::array<kernel::MappedPages, kernel::kVmaClassCount>& mapped) {
+    json j = json::object();
+    for (std::size_t c = 0; c < kernel::kVmaClassCount; ++c) {
+        json folios = json::object();
+        for (unsigned order = 0; order <= geo.pmd_order(); ++order) folios[arch::size_name(geo.page_size() << order)] = 0;
+        for (const auto& [size, n] : k.by_vma[c].folios_by_size) folios[arch::size_name(size)] = n;
+        j[kernel::vma_class_name(static_cast<kernel::VmaClass>(c))] =
+            json{{"faults", k.by_vma[c].faults}, {"pages", mapped[c].pages}, {"cont_pages", mapped[c].cont_pages},
+                 {"folios", folios}};
+    }
+    return j;
+}
+
+json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const kernel::LazyMmuStats& lazy,
+                 const std::array<kernel::MappedPages, kernel::kVmaClassCount>& mapped) {
     json faults = {{"total", k.faults_total}, {"translation", 0}, {"permission", 0}, {"access_flag", 0}, {"by_handler", json::object()}};
     for (const auto& [kind, n] : k.faults_by_kind) faults[kind] = n;
     for (const auto& [path, n] : k.faults_by_handler) faults["by_handler"][path] = n;
@@ -102,6 +130,7 @@ json kernel_json(const RunConfig& config, const kernel::KernelStats& k, const ke
     json by_op = json::object();
     for (const auto& [name, o] : k.by_op) by_op[name] = op_json(o);
     return json{{"faults", faults},
+                {"by_vma", kernel_by_vma_json(geo, k, mapped)},
                 {"folios", folios},
                 {"folio_fallbacks", fallbacks},
                 {"contpte", {{"fold_policy", kernel::fold_policy_name(config.kernel.fold_policy)},
@@ -165,6 +194,7 @@ json derived_figures(const json& pmu) {
 json collect_stats(const RunConfig& config, platforms::Platform& platform) {
     mmu::PmuCounters total;
     mmu::MmuStats mmu_total;
+    std::array<mmu::VmaTlbEvents, kernel::kVmaClassCount> by_vma{};
     json cores = json::array();
     std::uint64_t cycles = 0, records = 0, requests = 0, attempts = 0, syscalls = 0, syscall_errors = 0;
     std::uint64_t kernel_user_accesses = 0, segv = 0;
@@ -175,6 +205,7 @@ json collect_stats(const RunConfig& config, platforms::Platform& platform) {
         total += p;
         const mmu::MmuStats& ms = platform.mmu(i).stats();
         mmu_total += ms;
+        for (std::size_t c = 0; c < by_vma.size(); ++c) by_vma[c] += cs.by_vma[c];
         cycles = std::max(cycles, cs.cycles);
         records += cs.records;
         requests += cs.requests;
@@ -183,18 +214,24 @@ json collect_stats(const RunConfig& config, platforms::Platform& platform) {
         syscall_errors += cs.syscall_errors;
         kernel_user_accesses += cs.kernel_user_accesses;
         segv += cs.segv;
-        cores.push_back(json{{"id", i}, {"pmu", pmu_json(p)}, {"mmu", mmu_json(ms)}, {"cycles", cs.cycles},
+        json core_mmu = mmu_json(ms);
+        core_mmu["by_vma"] = mmu_by_vma_json(cs.by_vma);
+        cores.push_back(json{{"id", i}, {"pmu", pmu_json(p)}, {"mmu", core_mmu}, {"cycles", cs.cycles},
                              {"kernel_cycles", cs.kernel_cycles}, {"records", cs.records}, {"requests", cs.requests},
                              {"attempts", cs.attempts}});
     }
     const json pmu = pmu_json(total);
+    json mmu = mmu_json(mmu_total);
+    mmu["by_vma"] = mmu_by_vma_json(by_vma);
+    // The pages mapped at the end of the run, by kind of mapping: one uncounted walk.
+    const auto mapped = platform.kernel().mapped_pages_by_vma();
     return json{{"schema", kStatsSchema},
                 {"config", config.resolved},
                 {"pmu", pmu},
                 {"derived", derived_figures(pmu)},
-                {"mmu", mmu_json(mmu_total)},
+                {"mmu", mmu},
                 {"cores", cores},
-                {"kernel", kernel_json(config, platform.kernel().stats(), platform.kernel().lazy_stats())},
+                {"kernel", kernel_json(config, platform.kernel().stats(), platform.kernel().lazy_stats(), mapped)},
                 {"workload", {{"records", records}, {"requests", requests}, {"attempts", attempts}, {"syscalls", syscalls},
                               {"syscall_errors", syscall_errors}, {"kernel_user_accesses", kernel_user_accesses},
                               {"segv", segv}}},

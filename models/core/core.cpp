@@ -97,6 +97,8 @@ bool Core::translate(std::uint64_t va, arch::Access access) {
         m_trans.set_address(va);
         sc_core::sc_time delay = m_qk.get_local_time();
         mmu_socket->b_transport(m_trans, delay);
+        // Only a miss reports events: a TLB hit pays this one test.
+        if (m_ext.events != 0) count_by_vma(va);
         if (m_ext.fault == arch::FaultKind::None) {
             m_qk.set(delay);
             if (m_qk.need_sync() || reached_window_end()) m_qk.sync();
@@ -127,6 +129,21 @@ bool Core::translate(std::uint64_t va, arch::Access access) {
             return false;
         }
     }
+}
+
+void Core::count_by_vma(std::uint64_t va) {
+    const std::uint8_t events = m_ext.events;
+    m_ext.events = 0;
+    if (m_config.vmas == nullptr) return;
+    // Looked up now, before a fault handler may change the address space: the VMA that held
+    // the VA when the MMU translated it.
+    const kernel::VmaClass c = m_config.vmas->vma_class(m_process, va);
+    if (c == kernel::VmaClass::Count) return;
+    mmu::VmaTlbEvents& e = m_stats.by_vma[static_cast<std::size_t>(c)];
+    e.L1D_TLB_REFILL += (events & mmu::kEventL1dRefill) != 0 ? 1 : 0;
+    e.L1I_TLB_REFILL += (events & mmu::kEventL1iRefill) != 0 ? 1 : 0;
+    e.DTLB_WALK += (events & mmu::kEventDtlbWalk) != 0 ? 1 : 0;
+    e.ITLB_WALK += (events & mmu::kEventItlbWalk) != 0 ? 1 : 0;
 }
 
 bool Core::call_kernel(sc_core::sc_time& delay) {

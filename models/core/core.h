@@ -4,6 +4,7 @@
 // quantum keeper: no context switch per access.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +17,8 @@
 
 #include "models/common/smp.h"
 #include "models/kernel/kernel_call_ext.h"
+#include "models/kernel/mm.h"
+#include "models/mmu/pmu.h"
 #include "models/mmu/translation_ext.h"
 #include "workloads/source.h"
 
@@ -37,6 +40,9 @@ struct CoreConfig {
     // workload.trace.on_segv "count": an access the process would get SIGSEGV for is counted
     // and skipped instead of ending the run.
     bool count_segv = false;
+    // Where the core finds the kind of mapping of a VA, to attribute its MMU's TLB misses
+    // (mmu.by_vma); null: they are attributed to none.
+    const kernel::VmaClassLookup* vmas = nullptr;
 };
 
 struct CoreStats {
@@ -51,6 +57,9 @@ struct CoreStats {
     std::uint64_t context_switches = 0;
     std::uint64_t kernel_user_accesses = 0;  // requests of the kernel's accesses to user buffers (traced calls)
     std::uint64_t segv = 0;                  // accesses skipped: SIGSEGV (workload.trace.on_segv "count")
+    // The MMU's TLB refills and walks by the kind of mapping of their VA, indexed by
+    // VmaClass (those outside every VMA are in none).
+    std::array<mmu::VmaTlbEvents, kernel::kVmaClassCount> by_vma{};
 };
 
 class Core : public sc_core::sc_module {
@@ -74,6 +83,8 @@ private:
     void replay(const workloads::Record& r);
     // False when the access was counted as a SIGSEGV and dropped (on_segv "count").
     bool translate(std::uint64_t va, arch::Access access);
+    // Attributes the events the last translation of `va` reported (m_ext.events), and clears them.
+    void count_by_vma(std::uint64_t va);
     void kernel_call(const workloads::Record& r);
     void switch_to(unsigned process);
     // The background fold pass, when its time has come.

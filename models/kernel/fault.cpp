@@ -20,12 +20,31 @@ std::string FaultHandler::describe(const FaultRequest& f) const {
     return os.str();
 }
 
+namespace {
+// The kind of the faulting VMA, in the context for as long as the fault is handled (an
+// exception included), so that its folio allocations are counted under it.
+class FaultClassScope {
+public:
+    FaultClassScope(VmaClass& slot, VmaClass c) : m_slot(slot) { m_slot = c; }
+    ~FaultClassScope() { m_slot = VmaClass::Count; }
+    FaultClassScope(const FaultClassScope&) = delete;
+    FaultClassScope& operator=(const FaultClassScope&) = delete;
+
+private:
+    VmaClass& m_slot;
+};
+}  // namespace
+
 const char* FaultHandler::handle_mm_fault(Mm& mm, const FaultRequest& fault) {
     Vma* vma = mm.find_vma(fault.va);
     // Below the stack: lock_mm_and_find_vma grows it (expand_stack) when it may.
     if (vma == nullptr && m_ops.expand_stack(mm, fault.va)) vma = mm.find_vma(fault.va);
     if (vma == nullptr)
         throw SegvError("SIGSEGV: " + describe(fault) + " is outside every mapping of the process");
+    // Statistics by kind of mapping: a fault in a VMA counts under its kind, whether or not it
+    // ends in a signal.
+    const FaultClassScope fault_class(m_k.fault_class, vma->vma_class());
+    ++m_k.stats.by_vma[static_cast<std::size_t>(vma->vma_class())].faults;
     const bool allowed = fault.access == arch::Access::Store    ? vma->flags.write
                          : fault.access == arch::Access::Ifetch ? vma->flags.exec
                                                                 : vma->flags.read;

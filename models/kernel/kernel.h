@@ -4,6 +4,7 @@
 // address spaces and the kernel's own page tables.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <vector>
@@ -42,7 +43,7 @@ namespace mmusim::kernel {
 
 class Timeline;
 
-class Kernel : public sc_core::sc_module, private TableObserver {
+class Kernel : public sc_core::sc_module, public VmaClassLookup, private TableObserver {
 public:
     tlm_utils::multi_passthrough_target_socket<Kernel> socket;  // every core binds here
     tlm_utils::simple_initiator_socket<Kernel> mem_socket;
@@ -83,6 +84,14 @@ public:
     // Resolves a fault of `process` (throws KernelError when the process would die).
     const char* fault(unsigned process, const FaultRequest& request);
 
+    // The kind of the VMA of `process` holding `va` (VmaClass::Count: none, or no such
+    // process), for the cores' attribution of TLB misses; takes no time, counts nothing.
+    VmaClass vma_class(unsigned process, std::uint64_t va) const override;
+    // The pages every user process maps at this moment, by the kind of the VMA holding each
+    // (kernel.by_vma pages and cont_pages): one walk of the tables with uncounted reads, for
+    // the statistics at the end of a run.
+    std::array<MappedPages, kVmaClassCount> mapped_pages_by_vma();
+
     // Building blocks, for tests and for operations driven outside a fault.
     Pgtable& pgtable() { return m_pgtable; }
     PgtableAlloc& tables() { return m_tables; }
@@ -115,6 +124,9 @@ private:
     void observable_point() override;
     // The PTE address of `va` in `mm`, found by reading the tables without counting (0: none).
     std::uint64_t peek_pte_address(const Mm& mm, std::uint64_t va);
+    // mapped_pages_by_vma over one table of `mm` at `level` that maps from `va` on.
+    void count_mapped_pages(const Mm& mm, std::uint64_t table, unsigned level, std::uint64_t va,
+                            std::array<MappedPages, kVmaClassCount>& out);
 
     KernelConfig m_config;
     KernelStats m_stats;

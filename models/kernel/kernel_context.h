@@ -37,6 +37,9 @@ struct KernelContext {
     std::uint64_t zero_pfn = 0;       // the shared zero page
     std::uint64_t huge_zero_pfn = 0;  // the huge zero folio (PMD sized), reserved on first use; 0: none yet
     std::uint64_t device_pfn = 0;     // first PFN of device memory (pfn maps), above RAM
+    // While a fault is handled: the kind of its VMA, so that the folios it allocates are
+    // counted under it (kernel.by_vma); VmaClass::Count outside a fault.
+    VmaClass fault_class = VmaClass::Count;
 };
 
 // errno values the system calls answer with.

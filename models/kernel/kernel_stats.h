@@ -7,6 +7,7 @@
 #include <string>
 
 #include "models/arch/tlbi.h"
+#include "models/kernel/mm.h"
 
 namespace mmusim::kernel {
 
@@ -35,6 +36,20 @@ struct OpStats {
     std::array<std::uint64_t, static_cast<std::size_t>(Barrier::Count)> barriers{};
     std::uint64_t lazy_deferred = 0;
     std::uint64_t cycles = 0;
+};
+
+// The counters of one kind of mapping (kernel.by_vma): faults whose VMA is of that kind, and
+// the folios those faults allocated, by size in bytes.
+struct VmaClassStats {
+    std::uint64_t faults = 0;
+    std::map<std::uint64_t, std::uint64_t> folios_by_size;
+};
+
+// Pages mapped at the PTE level (a PMD leaf as its base pages) in one kind of mapping, and
+// those of them mapped with PTE_CONT: a census of the page tables, not an event count.
+struct MappedPages {
+    std::uint64_t pages = 0;
+    std::uint64_t cont_pages = 0;
 };
 
 struct KernelStats {
@@ -94,6 +109,9 @@ struct KernelStats {
     std::uint64_t swap_out_fallback = 0;     // large folios split to swap out (swpout_fallback; every mTHP before v6.10)
     std::uint64_t swap_full = 0;             // folios reclaim left in memory: no free swap slots
     std::uint64_t cycles = 0;  // kernel time, all handlers
+    // Faults and their folios by the kind of the faulting VMA (faults outside every VMA are in
+    // none), indexed by VmaClass.
+    std::array<VmaClassStats, kVmaClassCount> by_vma{};
     // The same events per operation kind: "fault", "mmap", "mprotect", "madvise(dontneed)"...
     std::map<std::string, OpStats> by_op;
     std::uint64_t context_switches = 0;

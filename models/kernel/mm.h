@@ -1,6 +1,7 @@
 // An address space (mm_struct) and its VMAs.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -58,6 +59,18 @@ inline const char* vma_class_name(VmaClass c) {
     }
     return "?";
 }
+inline constexpr std::size_t kVmaClassCount = static_cast<std::size_t>(VmaClass::Count);
+
+// The kind of mapping an address of a process lies in, for the cores' attribution of their
+// MMU's TLB misses (mmu.by_vma). A plain read of the address spaces, not a kernel call: it
+// takes no simulated time and counts nothing. VmaClass::Count: no VMA holds the address.
+class VmaClassLookup {
+public:
+    virtual VmaClass vma_class(unsigned process, std::uint64_t va) const = 0;
+
+protected:
+    ~VmaClassLookup() = default;
+};
 
 struct Vma {
     std::uint64_t start = 0, end = 0;  // [start, end)

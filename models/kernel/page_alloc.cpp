@@ -15,6 +15,7 @@ std::optional<Folio> PageAlloc::try_alloc(unsigned order, bool zero, bool anon) 
     const std::uint64_t bytes = folio->nr_pages() << m_k.geo.page_shift;
     m_k.delay += cycles_to_time(m_k.config.costs.folio_alloc + (zero ? m_k.config.costs.zero_per_4k * (bytes >> 12) : 0));
     ++m_k.stats.folios_by_size[bytes];
+    if (m_k.fault_class != VmaClass::Count) ++m_k.stats.by_vma[static_cast<std::size_t>(m_k.fault_class)].folios_by_size[bytes];
     Rmap::Info& info = m_k.rmap.info(folio->head_pfn);
     info = Rmap::Info{};
     info.anon = anon;

@@ -175,11 +175,13 @@ void Mmu::translate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
         const FaultKind f = use_entry(e, va, access, *ext, delay);
         if (f != FaultKind::None) return fault(*ext, trans, f, ext->fault_level);
         (ifetch ? m_pmu.L1I_TLB_REFILL : m_pmu.L1D_TLB_REFILL) += 1;
+        ext->note(ifetch ? kEventL1iRefill : kEventL1dRefill);
         l1.fill(va, m_asid, e.global(), e.size(), e.region(), e.pa, e.desc, e.desc_pa, e.level);
         return;
     }
 
     (ifetch ? m_pmu.ITLB_WALK : m_pmu.DTLB_WALK) += 1;
+    ext->note(ifetch ? kEventItlbWalk : kEventDtlbWalk);
     const WalkResult walk = m_walker.walk(va, m_ttbr, m_asid, access, delay);
     if (walk.walk_cache_lookup) {
         ++m_stats.walk_cache_lookups;
@@ -191,6 +193,7 @@ void Mmu::translate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
     m_stats.hw_dirty_updates += walk.dirty_updated ? 1 : 0;
     m_pmu.L2D_TLB_REFILL += 1;
     (ifetch ? m_pmu.L1I_TLB_REFILL : m_pmu.L1D_TLB_REFILL) += 1;
+    ext->note(ifetch ? kEventL1iRefill : kEventL1dRefill);
     const bool global = (walk.desc & arch::bits::kNg) == 0;
     m_l2.fill(va, m_asid, global, walk.size, walk.region_va, walk.region_pa, walk.desc, walk.desc_pa, walk.level);
     l1.fill(va, m_asid, global, walk.size, walk.region_va, walk.region_pa, walk.desc, walk.desc_pa, walk.level);

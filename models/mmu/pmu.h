@@ -25,6 +25,21 @@ struct PmuCounters {
     }
 };
 
+// The PMU events attributed to one kind of mapping (mmu.by_vma): those of translations of
+// VAs that a VMA of that kind holds.
+struct VmaTlbEvents {
+    std::uint64_t L1D_TLB_REFILL = 0;
+    std::uint64_t L1I_TLB_REFILL = 0;
+    std::uint64_t DTLB_WALK = 0;
+    std::uint64_t ITLB_WALK = 0;
+
+    VmaTlbEvents& operator+=(const VmaTlbEvents& o) {
+        L1D_TLB_REFILL += o.L1D_TLB_REFILL; L1I_TLB_REFILL += o.L1I_TLB_REFILL;
+        DTLB_WALK += o.DTLB_WALK; ITLB_WALK += o.ITLB_WALK;
+        return *this;
+    }
+};
+
 // Counters of the MMU that are not PMU events.
 struct MmuStats {
     std::uint64_t tlb_conflicts = 0;          // lookups that found more than one entry

@@ -10,6 +10,14 @@
 
 namespace mmusim::mmu {
 
+// The PMU events of one translation that are attributed to a kind of mapping (mmu.by_vma).
+enum TranslationEvent : std::uint8_t {
+    kEventL1dRefill = 1u << 0,  // L1D_TLB_REFILL
+    kEventL1iRefill = 1u << 1,  // L1I_TLB_REFILL
+    kEventDtlbWalk = 1u << 2,   // DTLB_WALK
+    kEventItlbWalk = 1u << 3,   // ITLB_WALK
+};
+
 struct TranslationExt : tlm::tlm_extension<TranslationExt> {
     arch::Access access = arch::Access::Load;
     // Set: not a translation; the MMU switches to this address space (TTBR0, ASID).
@@ -23,6 +31,12 @@ struct TranslationExt : tlm::tlm_extension<TranslationExt> {
     // For a TLB conflict abort: which entries collided (owned by the Mmu, valid until its
     // next conflict). Null otherwise.
     const char* detail = nullptr;
+    // TranslationEvent bits of the events counted since the requester last cleared them. The
+    // Mmu only sets bits, and only on the miss path, so that a TLB hit costs nothing more; the
+    // requester clears them once it has attributed them.
+    std::uint8_t events = 0;
+
+    void note(TranslationEvent e) { events = static_cast<std::uint8_t>(events | e); }
 
     tlm::tlm_extension_base* clone() const override { return new TranslationExt(*this); }
     void copy_from(const tlm::tlm_extension_base& other) override {

@@ -337,8 +337,8 @@ TEST_F(Report, RunTablesHoldTheStatistics) {
     const json stats = json::parse(read_text(run / "stats.json"));
     const std::string page = report(run);
     std::size_t checked = 0;
-    for (const char* table : {"table-tlb", "table-walks", "table-faults", "table-folios", "table-contpte", "table-ops",
-                              "table-cycles"}) {
+    for (const char* table : {"table-tlb", "table-walks", "table-faults", "table-folios", "table-by-vma", "table-contpte",
+                              "table-ops", "table-cycles"}) {
         const std::vector<std::string> keys = row_keys(page, table);
         EXPECT_FALSE(keys.empty()) << table;
         for (const std::string& key : keys) {
@@ -361,6 +361,10 @@ TEST_F(Report, RunTablesHoldTheStatistics) {
     // A few by name, with the fixed number format.
     EXPECT_EQ(row_cells(page, "table-walks", "/pmu/DTLB_WALK")[0].text, stats["pmu"]["DTLB_WALK"].dump());
     EXPECT_EQ(row_cells(page, "table-faults", "/kernel/faults/total")[0].text, stats["kernel"]["faults"]["total"].dump());
+    // By kind of mapping: layout "auto" is all anon, and only the kinds that count have rows.
+    EXPECT_EQ(row_cells(page, "table-by-vma", "/kernel/by_vma/anon/faults")[0].text, stats["kernel"]["faults"]["total"].dump());
+    EXPECT_EQ(row_cells(page, "table-by-vma", "/mmu/by_vma/anon/DTLB_WALK")[0].text, stats["pmu"]["DTLB_WALK"].dump());
+    EXPECT_TRUE(row_cells(page, "table-by-vma", "/kernel/by_vma/text/faults").empty());
     const double ratio = stats["derived"]["l1d_miss_ratio"].get<double>();
     ASSERT_GT(ratio, 0.001);
     ASSERT_LT(ratio, 1.0);
