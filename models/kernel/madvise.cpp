@@ -51,7 +51,7 @@ void MmOps::split_folio(Mm& mm, const Vma& vma, std::uint64_t table, const Folio
     };
     std::vector<Unmapped> unmapped;
     Rmap::Info& info = m_k.rmap.info(folio.head_pfn);
-    const bool defer = !m_k.config.repeat_tlbi;
+    TlbUnmapBatch batch;
     if (pmd_entry != 0) {
         // A PMD-mapped folio: TTU_SPLIT_HUGE_PMD splits the PMD frozen (__split_huge_pmd_locked
         // with freeze): the leaf is invalidated and flushed at once, and every page gets a
@@ -86,24 +86,13 @@ void MmOps::split_folio(Mm& mm, const Vma& vma, std::uint64_t table, const Folio
             const std::uint64_t ptep = m_k.tables.pte_offset(table, addr);
             const Desc cur = m_k.pgtable.ptep_get(ptep);  // page_vma_mapped_walk's check_pte
             if (!pte_present(cur) || arch::desc_pfn(cur, m_k.geo.page_shift) != folio.head_pfn + i) continue;
-            Desc old = 0;
-            if (defer) {
-                old = m_k.pgtable.ptep_get_and_clear(mm, addr, ptep);
-                // set_tlb_ubc_flush_pending: an accessible entry's nosync page TLBI, and the
-                // mm marked for flush_tlb_batched_pending.
-                if (arch::desc_valid(old)) {
-                    m_k.flush.flush_tlb_page_nosync(mm, addr);
-                    mm.tlb_flush_batched = true;
-                }
-            } else {
-                old = m_k.pgtable.ptep_clear_flush(mm, addr, ptep);
-            }
+            const Desc old = clear_and_flush_deferred(mm, addr, ptep, batch);
             if (arch::desc_dirty(old)) info.dirty = true;  // folio_mark_dirty
             m_k.pgtable.set_pte_at(mm, addr, ptep, make_migration_entry(folio.head_pfn + i));
             unmapped.push_back({addr, old});
         }
     }
-    if (defer && pmd_entry == 0 && !unmapped.empty()) m_k.flush.barrier(Barrier::DsbIsh);  // arch_tlbbatch_flush
+    try_to_unmap_flush(mm, batch);  // arch_tlbbatch_flush
     // __split_huge_page: order-0 folios that keep the flags (PG_dirty) and the mappings.
     const Rmap::Info head = info;
     m_k.folios.split(folio);

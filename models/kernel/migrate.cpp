@@ -109,21 +109,21 @@ void MmOps::migrate_folio_add(Mm& mm, const Folio& folio, std::uint64_t fstart, 
 }
 
 void MmOps::migrate_pages_batch(Mm& mm, std::vector<MigrateFolio>& batch) {
-    bool flush_pending = false;
-    for (MigrateFolio& m : batch) migrate_folio_unmap(mm, m, flush_pending);
+    TlbUnmapBatch flush;
+    for (MigrateFolio& m : batch) migrate_folio_unmap(mm, m, flush);
     // try_to_unmap_flush -> arch_tlbbatch_flush: the DSB.ISH that completes every deferred
     // TLBI of the batch.
-    if (flush_pending) m_k.flush.barrier(Barrier::DsbIsh);
+    try_to_unmap_flush(mm, flush);
     for (MigrateFolio& m : batch) migrate_folio_move(mm, m);
 }
 
-void MmOps::migrate_folio_unmap(Mm& mm, MigrateFolio& m, bool& flush_pending) {
+void MmOps::migrate_folio_unmap(Mm& mm, MigrateFolio& m, TlbUnmapBatch& batch) {
     // get_new_folio (alloc_migration_target): a folio of the same order, not zeroed; its
     // pages become PageAnonExclusive only through remove_migration_pte (RMAP_EXCLUSIVE).
     m.dst = m_pages.alloc(m.src.order, false, true);
     m_k.rmap.clear_anon_exclusive(m.dst.head_pfn, m.dst.nr_pages());
     if (m.pmd_entry != 0) set_pmd_migration_entry(mm, m);
-    else try_to_migrate_one(mm, m, flush_pending);
+    else try_to_migrate_one(mm, m, batch);
 }
 
 // try_to_migrate_one over the pages of the folio this process maps (page_vma_mapped_walk
@@ -133,9 +133,8 @@ void MmOps::migrate_folio_unmap(Mm& mm, MigrateFolio& m, bool& flush_pending) {
 // ARM64_WORKAROUND_REPEAT_TLBI CPUs, which clear with ptep_clear_flush), and a migration
 // entry written with set_pte_at that keeps the write permission, PageAnonExclusive
 // (writable / readable-exclusive / readable), young, dirty and uffd-wp.
-void MmOps::try_to_migrate_one(Mm& mm, MigrateFolio& m, bool& flush_pending) {
+void MmOps::try_to_migrate_one(Mm& mm, MigrateFolio& m, TlbUnmapBatch& batch) {
     const std::uint64_t page = m_k.geo.page_size();
-    const bool defer = m_k.flush.arch_tlbbatch_should_defer();
     Rmap::Info& info = m_k.rmap.info(m.src.head_pfn);
     for (std::uint64_t i = 0; i < m.src.nr_pages(); ++i) {
         const std::uint64_t addr = m.fstart + i * page;
@@ -145,19 +144,7 @@ void MmOps::try_to_migrate_one(Mm& mm, MigrateFolio& m, bool& flush_pending) {
         const std::uint64_t ptep = m_k.tables.pte_offset(m.table, addr);
         const Desc cur = m_k.pgtable.ptep_get(ptep);  // check_pte
         if (!pte_present(cur) || arch::desc_pfn(cur, m_k.geo.page_shift) != pfn) continue;
-        Desc old = 0;
-        if (defer) {
-            old = m_k.pgtable.ptep_get_and_clear(mm, addr, ptep);
-            // set_tlb_ubc_flush_pending: only an accessible (valid) entry is flushed; it
-            // marks the mm (mm->tlb_flush_batched) for flush_tlb_batched_pending.
-            if (arch::desc_valid(old)) {
-                m_k.flush.flush_tlb_page_nosync(mm, addr);  // arch_tlbbatch_add_pending
-                flush_pending = true;
-                mm.tlb_flush_batched = true;
-            }
-        } else {
-            old = m_k.pgtable.ptep_clear_flush(mm, addr, ptep);
-        }
+        const Desc old = clear_and_flush_deferred(mm, addr, ptep, batch);
         if (arch::desc_dirty(old)) info.dirty = true;  // folio_mark_dirty
         // folio_try_share_anon_rmap_pte: the source page gives up PageAnonExclusive; the
         // migration entry carries it (pinned pages are not modelled, so it never fails).

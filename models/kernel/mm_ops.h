@@ -185,8 +185,8 @@ private:
     void migrate_folio_add(Mm& mm, const Folio& folio, std::uint64_t fstart, std::uint64_t table,
                            std::uint64_t pmd_entry, std::vector<MigrateFolio>& list);
     void migrate_pages_batch(Mm& mm, std::vector<MigrateFolio>& batch);
-    void migrate_folio_unmap(Mm& mm, MigrateFolio& m, bool& flush_pending);
-    void try_to_migrate_one(Mm& mm, MigrateFolio& m, bool& flush_pending);
+    void migrate_folio_unmap(Mm& mm, MigrateFolio& m, TlbUnmapBatch& batch);
+    void try_to_migrate_one(Mm& mm, MigrateFolio& m, TlbUnmapBatch& batch);
     void set_pmd_migration_entry(Mm& mm, MigrateFolio& m);
     void migrate_folio_move(Mm& mm, MigrateFolio& m);
     void remove_migration_ptes(Mm& mm, const MigrateFolio& m);
@@ -206,6 +206,14 @@ private:
     void split_reclaim_folio(Mm& mm, const Vma& vma, ReclaimFolio& r);
     void try_to_unmap_one(Mm& mm, ReclaimFolio& r, TlbUnmapBatch& batch);
     void try_to_unmap_flush(Mm& mm, TlbUnmapBatch& batch);
+    // The clear of one entry that reclaim, migration and a split's unmap make
+    // (try_to_unmap_one, try_to_migrate_one): ptep_get_and_clear and set_tlb_ubc_flush_pending
+    // where should_defer_flush allows it, else a clear with its flush at once.
+    Desc clear_and_flush_deferred(Mm& mm, std::uint64_t addr, std::uint64_t ptep, TlbUnmapBatch& batch);
+    // set_tlb_ubc_flush_pending: an accessible cleared entry's TLBI goes out now without its
+    // DSB (arch_tlbbatch_add_pending); the batch needs a flush, a dirty entry makes it
+    // "writable", and the mm is marked for flush_tlb_batched_pending.
+    void set_tlb_ubc_flush_pending(Mm& mm, Desc pteval, std::uint64_t addr, TlbUnmapBatch& batch);
 
     // zap_pte_range over one PTE table.
     void zap_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::uint64_t table, std::uint64_t addr,

@@ -141,6 +141,21 @@ void MmOps::reclaim_pages(Mm& mm, const Vma& vma, std::vector<ReclaimFolio>& lis
     try_to_unmap_flush(mm, batch);
 }
 
+void MmOps::set_tlb_ubc_flush_pending(Mm& mm, Desc pteval, std::uint64_t addr, TlbUnmapBatch& batch) {
+    if (!arch::desc_valid(pteval)) return;  // !pte_accessible
+    m_k.flush.flush_tlb_page_nosync(mm, addr);  // arch_tlbbatch_add_pending
+    batch.flush_required = true;
+    if (arch::desc_dirty(pteval)) batch.writable = true;
+    mm.tlb_flush_batched = true;
+}
+
+Desc MmOps::clear_and_flush_deferred(Mm& mm, std::uint64_t addr, std::uint64_t ptep, TlbUnmapBatch& batch) {
+    if (!m_k.flush.arch_tlbbatch_should_defer()) return m_k.pgtable.ptep_clear_flush(mm, addr, ptep);
+    const Desc old = m_k.pgtable.ptep_get_and_clear(mm, addr, ptep);
+    set_tlb_ubc_flush_pending(mm, old, addr, batch);
+    return old;
+}
+
 void MmOps::try_to_unmap_flush(Mm& /*mm*/, TlbUnmapBatch& batch) {
     // arch_tlbbatch_flush: one DSB.ISH completes every TLBI issued by arch_tlbbatch_add_pending.
     if (batch.flush_required) m_k.flush.barrier(Barrier::DsbIsh);
@@ -232,15 +247,7 @@ void MmOps::try_to_unmap_one(Mm& mm, ReclaimFolio& r, TlbUnmapBatch& batch) {
         if (!pte_present(cur) || arch::desc_pfn(cur, m_k.geo.page_shift) != pfn) continue;
         Desc old = 0;
         if (defer) {
-            old = m_k.pgtable.ptep_get_and_clear(mm, addr, ptep);
-            // set_tlb_ubc_flush_pending: only an accessible entry is flushed; a dirty one
-            // makes the batch "writable" (flushed before the write-out).
-            if (arch::desc_valid(old)) {
-                m_k.flush.flush_tlb_page_nosync(mm, addr);  // arch_tlbbatch_add_pending
-                batch.flush_required = true;
-                if (arch::desc_dirty(old)) batch.writable = true;
-                mm.tlb_flush_batched = true;
-            }
+            old = clear_and_flush_deferred(mm, addr, ptep, batch);
         } else if (m_k.config.version.at_least(6, 15)) {
             old = m_k.pgtable.ptep_get_and_clear(mm, addr, ptep);  // get_and_clear_ptes(nr = 1)
             if (arch::desc_valid(old)) m_k.flush.flush_tlb_range(mm, addr, addr + page, page, false, 0);
