@@ -360,16 +360,20 @@ closure() {
 # Builds (once) the sysroot of package $1: its closure unpacked with dpkg-deb -x, libc-bin
 # for an ld.so.cache made by the arm64 ldconfig. One sysroot per package, so that a trace
 # does not depend on what else was fetched before.
+# Several packages (the libraries of a program outside the archive) share one sysroot,
+# named after them all.
 prepare_sysroot() {
-    local want=$1
-    sysroot=$cache/arm64-sysroot/$want
+    local want=$1 wanted=("$@")
+    local name
+    name=$(IFS=+; echo "${wanted[*]}")
+    sysroot=$cache/arm64-sysroot/$name
     [[ -f $sysroot/.mmusim-packages ]] && return 0
     local pkgs p deb list=()
-    pkgs=$(closure "$want" libc-bin) || die "apt could not resolve the dependencies of $want"
+    pkgs=$(closure "${wanted[@]}" libc-bin) || die "apt could not resolve the dependencies of ${wanted[*]}"
     for p in $pkgs; do
-        if [[ $p == "$want" || $skip_packages != *" $p "* ]]; then list+=("$p"); fi
+        if [[ " ${wanted[*]} " == *" $p "* || $skip_packages != *" $p "* ]]; then list+=("$p"); fi
     done
-    echo "$prog: fetching ${#list[@]} arm64 packages for $want: ${list[*]}" >&2
+    echo "$prog: fetching ${#list[@]} arm64 packages for $name: ${list[*]}" >&2
     (cd "$apt_dir/cache/archives" && papt apt-get download -q "${list[@]}" >&2) \
         || die "apt-get download failed for ${list[*]}"
     rm -rf -- "$sysroot.part"
@@ -434,7 +438,22 @@ capture_arm64() {
         is_arm64_elf "$sysroot$guest_prog" ||
             die "$guest_prog of the arm64 package $pkg is not an arm64 ELF program (a script?)"
     else
+        # An arm64 program of no package: the packages of the libraries it needs (those
+        # the arm64 dynamic loader does not find in libc6's sysroot, looked up in the
+        # Contents index), with libc6.
         prepare_sysroot libc6
+        local lib hit libpkgs=(libc6) contents
+        for lib in $(qemu-aarch64 -E LD_TRACE_LOADED_OBJECTS=1 -L "$sysroot" \
+                         "$sysroot/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1" "$local_prog" 2>/dev/null |
+                     awk '$2 == "=>" && $3 == "not" { print $1 }'); do
+            contents=$(contents_index)
+            hit=$(zcat -- "$contents" | awk -v a="usr/lib/aarch64-linux-gnu/$lib" -v b="lib/aarch64-linux-gnu/$lib" \
+                  '$1 == a || $1 == b { print $NF; exit }') || true  # awk's early exit ends zcat
+            [[ -n $hit ]] || not_in_archive "$1" "it needs $lib, which no package of the archive ships."
+            hit=${hit%%,*}
+            libpkgs+=("${hit##*/}")
+        done
+        [[ ${#libpkgs[@]} -eq 1 ]] || prepare_sysroot $(printf '%s\n' "${libpkgs[@]}" | sort -u)
     fi
     local plugin
     plugin=$(plugin_path)
