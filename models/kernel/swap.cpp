@@ -5,7 +5,7 @@ namespace mmusim::kernel {
 SwapInfo::SwapInfo(std::uint64_t slots, std::uint64_t cluster_slots) : m_cluster_slots(cluster_slots) {
     // Whole clusters only (setup_clusters ignores a partial last one).
     const std::uint64_t clusters = cluster_slots == 0 ? 0 : slots / cluster_slots;
-    m_count.assign(clusters * cluster_slots, 0);
+    m_slots = clusters * cluster_slots;
     m_clusters.assign(clusters, Cluster{});
     for (std::uint64_t c = 0; c < clusters; ++c) m_free_clusters.insert(c);
     if (clusters != 0) {
@@ -22,7 +22,7 @@ SwapInfo::SwapInfo(std::uint64_t slots, std::uint64_t cluster_slots) : m_cluster
 
 bool SwapInfo::run_free(std::uint64_t offset, std::uint64_t nr) const {
     for (std::uint64_t i = 0; i < nr; ++i)
-        if (m_count[offset + i] != 0 || m_cache_flag.count(offset + i) != 0) return false;
+        if (count(offset + i) != 0 || m_cache_flag.count(offset + i) != 0) return false;
     return true;
 }
 
@@ -86,14 +86,16 @@ std::vector<std::uint64_t> SwapInfo::put(std::uint64_t offset, std::uint64_t nr)
     std::vector<std::uint64_t> uncache;
     for (std::uint64_t i = 0; i < nr; ++i) {
         const std::uint64_t off = offset + i;
-        if (off >= m_count.size() || m_count[off] == 0) continue;
-        if (--m_count[off] != 0) continue;
+        const auto it = m_count.find(off);
+        if (it == m_count.end()) continue;
+        if (--it->second != 0) continue;
+        m_count.erase(it);
         if (m_cache_flag.count(off) == 0) {
             release(off);
             continue;
         }
-        const auto it = m_cache.find(off);
-        if (it != m_cache.end()) uncache.push_back(it->second);
+        const auto cached = m_cache.find(off);
+        if (cached != m_cache.end()) uncache.push_back(cached->second);
     }
     return uncache;
 }
@@ -114,7 +116,7 @@ void SwapInfo::cache_remove(std::uint64_t offset, std::uint64_t nr) {
         const std::uint64_t off = offset + i;
         m_cache.erase(off);
         if (m_cache_flag.erase(off) == 0) continue;
-        if (m_count[off] == 0) release(off);
+        if (count(off) == 0) release(off);
     }
 }
 

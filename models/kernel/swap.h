@@ -20,8 +20,8 @@ public:
     // `slots` base pages in clusters of `cluster_slots` (SWAPFILE_CLUSTER: the pages of a PMD).
     SwapInfo(std::uint64_t slots, std::uint64_t cluster_slots);
 
-    std::uint64_t slots() const { return m_count.size(); }
-    bool enabled() const { return !m_count.empty(); }
+    std::uint64_t slots() const { return m_slots; }
+    bool enabled() const { return m_slots != 0; }
 
     // folio_alloc_swap (add_to_swap): 2^order free slots, aligned to their number, taken for
     // the swap cache (SWAP_HAS_CACHE); nullopt when no such run is free. From v6.10 ("mm:
@@ -32,7 +32,10 @@ public:
     // swap_duplicate: one more page-table reference to the slot.
     void dup(std::uint64_t offset) { ++m_count[offset]; }
     // __swap_count.
-    std::uint32_t count(std::uint64_t offset) const { return offset < m_count.size() ? m_count[offset] : 0; }
+    std::uint32_t count(std::uint64_t offset) const {
+        const auto it = m_count.find(offset);
+        return it == m_count.end() ? 0 : it->second;
+    }
     // SWAP_HAS_CACHE: a folio holds (or is about to hold) the slot in the swap cache.
     bool has_cache(std::uint64_t offset) const { return m_cache_flag.count(offset) != 0; }
     // Whether the slot is in use (referenced, or held by the swap cache).
@@ -59,7 +62,10 @@ private:
     void release(std::uint64_t offset);
 
     std::uint64_t m_cluster_slots;
-    std::vector<std::uint32_t> m_count;     // swap_map: page-table references per slot
+    std::uint64_t m_slots = 0;
+    // swap_map: page-table references of the slots that have any (sparse: a run that never
+    // swaps pays nothing for a large device).
+    std::map<std::uint64_t, std::uint32_t> m_count;
     std::set<std::uint64_t> m_cache_flag;   // SWAP_HAS_CACHE
     std::map<std::uint64_t, std::uint64_t> m_cache;  // slot -> PFN of the cached page
     struct Cluster {
