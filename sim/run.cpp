@@ -53,7 +53,8 @@ std::string trace_error(const RunConfig& config, const core::Core& core) {
     const std::string& error = core.error();
     if (!config.workload.is_trace || core.error_record() == 0) return error;
     std::string rest = error;
-    const std::string prefix = "core " + std::to_string(0) + ", record " + std::to_string(core.error_record()) + ": ";
+    // A trace is one thread, on core 0.
+    const std::string prefix = "core 0, record " + std::to_string(core.error_record()) + ": ";
     if (rest.rfind(prefix, 0) == 0) rest = rest.substr(prefix.size());
     if (rest.rfind(config.workload.trace_path + ":", 0) == 0) return rest;
     try {

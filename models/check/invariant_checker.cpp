@@ -6,6 +6,7 @@
 
 #include "models/arch/descriptor.h"
 #include "models/arch/sizes.h"
+#include "models/kernel/kernel_error.h"
 #include "models/kernel/pte.h"
 #include "models/mmu/permissions.h"
 
@@ -13,13 +14,9 @@ namespace mmusim::check {
 
 using arch::Desc;
 
-namespace {
-std::string hex(std::uint64_t v) {
-    std::ostringstream os;
-    os << "0x" << std::hex << v;
-    return os.str();
-}
+using kernel::hex;
 
+namespace {
 std::string entries_text(const Desc* entries, unsigned n) {
     std::ostringstream os;
     os << "[";
