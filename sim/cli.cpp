@@ -9,9 +9,11 @@
 #include <CLI/CLI.hpp>
 
 #include "models/kernel/kernel_error.h"
+#include "sim/checkpoints_output.h"
 #include "sim/compare.h"
 #include "sim/config.h"
 #include "sim/config_error.h"
+#include "sim/guest_plan.h"
 #include "sim/logging.h"
 #include "sim/output.h"
 #include "sim/platforms_cmd.h"
@@ -91,6 +93,9 @@ int cli_main(int argc, char** argv) {
     run->add_option("--timeline", timeline_path, "also write the kernel's events per core in simulated time to FILE "
                     "(Chrome trace-event JSON, for ui.perfetto.dev); its folder must exist")->type_name("FILE");
     run->add_option("--timeline-events", timeline_events, "record at most N timeline events")->type_name("N")->capture_default_str();
+    std::string checkpoints_path;
+    run->add_option("--checkpoints", checkpoints_path, "also write the page states and counters recorded at the script's "
+                    "checkpoint ops to FILE (JSON, schema mmusim-checkpoints/1); its folder must exist")->type_name("FILE");
     bool check = false;
     constexpr const char* kCheckHelp = "check the page tables and the TLBs after every kernel operation and stop at the first "
                                        "broken invariant (slower; also on when the environment sets MMUSIM_CHECK=1)";
@@ -109,6 +114,13 @@ int cli_main(int argc, char** argv) {
     CLI::App* validate = app.add_subcommand("validate", "check a config (and open its workload) without running it");
     validate->add_option("config", config_path, "config file (JSON)")->required();
     validate->add_option("--set", sets, "override one key: KEY=VALUE");
+
+    CLI::App* guest_plan = app.add_subcommand("guest-plan", "write a workload script as the plan that scripts/linux-check's "
+                                              "guest program performs on a real kernel");
+    guest_plan->add_option("config", config_path, "config file (JSON)")->required();
+    guest_plan->add_option("--set", sets, "override one key: KEY=VALUE");
+    std::string plan_out;
+    guest_plan->add_option("-o,--out", plan_out, "the plan file to write (default: standard output)")->type_name("FILE");
 
     SweepOptions sweep_options;
     CLI::App* sweep = add_sweep_command(app, sweep_options);
@@ -139,12 +151,19 @@ int cli_main(int argc, char** argv) {
             RunConfig rc = load_config(config_path, overrides);
             rc.check_invariants = check_wanted(check);
             std::unique_ptr<kernel::Timeline> timeline = run->count("--timeline") != 0 ? make_timeline(rc, timeline_cap) : nullptr;
+            std::unique_ptr<kernel::CheckpointLog> checkpoints;
+            if (run->count("--checkpoints") != 0) {
+                check_output_file("--checkpoints", checkpoints_path, "checkpoints.json");
+                checkpoints = make_checkpoint_log(rc);
+            }
             Progress progress(Progress::wanted(json_out));
             progress.set_record_total(expected_records(rc));
-            const json stats = run_simulation(rc, timeline.get(), &progress);
+            const json stats = run_simulation(rc, timeline.get(), &progress, checkpoints.get());
             progress.clear();
-            // The timeline first: if it cannot be written, no statistics are left behind.
+            // The timeline and the checkpoints first: if they cannot be written, no statistics
+            // are left behind.
             if (timeline != nullptr) write_timeline(timeline_path, *timeline, rc);
+            if (checkpoints != nullptr) write_file_atomic(checkpoints_path, checkpoints_text(rc, *checkpoints));
             const std::string text = stats_text(stats);
             write_file_atomic(out_dir + "/stats.json", text);
             if (json_out) std::cout << text;
@@ -169,6 +188,7 @@ int cli_main(int argc, char** argv) {
             for (std::size_t n; (n = source->next(batch.data(), batch.size())) != 0;) {
                 records += n;
                 for (std::size_t i = 0; i < n; ++i) {
+                    records -= batch[i].kind == workloads::AccessKind::Checkpoint;  // not a record of the run
                     kernel_calls += batch[i].kind == workloads::AccessKind::Kernel;
                     kernel_accesses += (batch[i].flags & workloads::kRecordKernelAccess) != 0;
                 }
@@ -185,6 +205,11 @@ int cli_main(int argc, char** argv) {
             std::cout << config_path << ": valid (platform " << rc.platform.name << ", kernel " << rc.kernel.version.name()
                       << ", " << (rc.workload.is_trace ? "trace " + rc.workload.trace_path : rc.workload.is_script ? std::string("script") : std::string("generator")) << ", "
                       << records << " records" << calls << ")\n";
+        } else if (*guest_plan) {
+            if (guest_plan->count("--out") != 0) check_output_file("--out", plan_out, "plan.txt");
+            const std::string text = guest_plan_text(load_config(config_path, overrides));
+            if (plan_out.empty()) std::cout << text;
+            else write_file_atomic(plan_out, text);
         } else if (*sweep) {
             sweep_options.check = check_wanted(sweep_options.check);
             std::cout << run_sweep(sweep_options, log_level);

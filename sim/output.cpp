@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sim/config_error.h"
 #include "sim/run.h"
 
 namespace mmusim::sim {
@@ -64,6 +65,28 @@ std::string text_table(const std::vector<std::vector<std::string>>& rows, bool n
         }
     }
     return out;
+}
+
+void check_output_file(const std::string& option, const std::string& path, const std::string& example) {
+    const std::string where = option + " " + path + ": ";
+    if (path.empty()) throw ConfigError(option + ": the path is empty; give the file to write, e.g. " + option + " " + example);
+    const fs::path target(path);
+    const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    std::error_code ec;
+    if (!fs::exists(folder, ec))
+        throw ConfigError(where + "the folder " + folder.string() + " does not exist; the file is written into an existing folder "
+                          "(create it first)");
+    if (!fs::is_directory(folder, ec)) throw ConfigError(where + folder.string() + " is not a folder");
+    if (fs::is_directory(target, ec))
+        throw ConfigError(where + "this is a folder; give the path of a file to write, e.g. " + (target / example).string());
+    // The file is written aside and renamed into place: try that side file now.
+    const fs::path tmp = target.string() + ".tmp";
+    {
+        std::ofstream probe(tmp, std::ios::binary | std::ios::trunc);
+        if (!probe)
+            throw ConfigError(where + "cannot write into the folder " + folder.string() + " (" + std::strerror(errno) + ")");
+    }
+    fs::remove(tmp, ec);
 }
 
 }  // namespace mmusim::sim

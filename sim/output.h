@@ -13,6 +13,9 @@ namespace mmusim::sim {
 void write_file_atomic(const std::string& path, const std::string& content);
 // The same for a file too large to build in memory first: `write` streams it.
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write);
+// Checks before a run that `path` (given with `option`) can be written: its folder exists and
+// takes a file; throws ConfigError naming the option otherwise.
+void check_output_file(const std::string& option, const std::string& path, const std::string& example);
 // The JSON text of a statistics document: sorted keys, two-space indent, final newline.
 std::string stats_text(const nlohmann::json& doc);
 // An aligned text table: the first row is the heading, underlined with dashes; columns are two

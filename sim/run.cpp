@@ -4,6 +4,7 @@
 
 #include <systemc>
 
+#include "models/kernel/checkpoint.h"
 #include "platforms/platform.h"
 #include "sim/logging.h"
 #include "sim/progress.h"
@@ -66,7 +67,8 @@ std::string trace_error(const RunConfig& config, const core::Core& core) {
 
 }  // namespace
 
-nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timeline, Progress* progress) {
+nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timeline, Progress* progress,
+                              kernel::CheckpointLog* checkpoints) {
     // Open the workload first: a missing or unreadable trace fails before anything runs.
     std::vector<platforms::WorkloadThread> threads;
     for (unsigned t = 0; t < config.workload.threads; ++t) {
@@ -98,6 +100,11 @@ nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timelin
                                  config.check_invariants, config.workload.count_segv);
     if (config.workload.layout_trace) platform.kernel().install_initial_mappings(initial);
     if (timeline != nullptr) platform.kernel().set_timeline(timeline);
+    if (checkpoints != nullptr) {
+        kernel::Kernel& k = platform.kernel();
+        for (unsigned i = 0; i < platform.cores(); ++i)
+            platform.core(i).set_checkpoint_hook([checkpoints, &k](unsigned op) { checkpoints->record(k, op); });
+    }
     sc_core::sc_start();
     for (unsigned i = 0; i < platform.cores(); ++i) {
         const core::Core& core = platform.core(i);

@@ -12,6 +12,7 @@
 #include "workloads/source.h"
 
 namespace mmusim::kernel {
+class CheckpointLog;
 class Timeline;
 }
 
@@ -29,7 +30,9 @@ std::unique_ptr<workloads::Source> open_workload(const RunConfig& config, unsign
 class Progress;
 
 // With `timeline`, the kernel's events are recorded there as the run goes; with `progress`,
-// the records are counted into it as the workload is read.
-nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timeline = nullptr, Progress* progress = nullptr);
+// the records are counted into it as the workload is read; with `checkpoints`, the script's
+// checkpoint ops are recorded there.
+nlohmann::json run_simulation(const RunConfig& config, kernel::Timeline* timeline = nullptr, Progress* progress = nullptr,
+                              kernel::CheckpointLog* checkpoints = nullptr);
 
 }  // namespace mmusim::sim

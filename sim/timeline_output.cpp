@@ -26,27 +26,7 @@ std::uint64_t parse_timeline_events(const std::string& text) {
     return n;
 }
 
-void check_timeline_path(const std::string& path) {
-    const std::string where = "--timeline " + path + ": ";
-    if (path.empty()) throw ConfigError("--timeline: the path is empty; give the file to write, e.g. --timeline timeline.json");
-    const fs::path target(path);
-    const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    std::error_code ec;
-    if (!fs::exists(folder, ec))
-        throw ConfigError(where + "the folder " + folder.string() + " does not exist; the timeline is written into an existing "
-                          "folder (create it first)");
-    if (!fs::is_directory(folder, ec)) throw ConfigError(where + folder.string() + " is not a folder");
-    if (fs::is_directory(target, ec))
-        throw ConfigError(where + "this is a folder; give the path of a file to write, e.g. " + (target / "timeline.json").string());
-    // The file is written aside and renamed into place: try that side file now.
-    const fs::path tmp = target.string() + ".tmp";
-    {
-        std::ofstream probe(tmp, std::ios::binary | std::ios::trunc);
-        if (!probe)
-            throw ConfigError(where + "cannot write into the folder " + folder.string() + " (" + std::strerror(errno) + ")");
-    }
-    fs::remove(tmp, ec);
-}
+void check_timeline_path(const std::string& path) { check_output_file("--timeline", path, "timeline.json"); }
 
 std::unique_ptr<kernel::Timeline> make_timeline(const RunConfig& config, std::uint64_t cap) {
     auto timeline = std::make_unique<kernel::Timeline>(cap);

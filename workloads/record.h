@@ -8,8 +8,11 @@ namespace mmusim::workloads {
 // The kind of a trace record. Modify (lackey `M`, a read-modify-write) is one store request
 // for the MMU (spec/mmu.md §3); it is kept apart so that readers can report what they saw.
 // Kernel is not an access: the thread makes a kernel call (a system call of a script), whose
-// request the source holds; `va` is then its index for Source::syscall().
-enum class AccessKind : std::uint8_t { Ifetch = 0, Load = 1, Store = 2, Modify = 3, Kernel = 4 };
+// request the source holds; `va` is then its index for Source::syscall(). Checkpoint is not
+// an access either: a script's `checkpoint` op (`va`: its index in Script::checkpoints), where
+// the run records the state of every page of the script's regions; it takes no time and is
+// not counted as a record.
+enum class AccessKind : std::uint8_t { Ifetch = 0, Load = 1, Store = 2, Modify = 3, Kernel = 4, Checkpoint = 5 };
 
 // Record flags.
 inline constexpr std::uint8_t kRecordKernelAccess = 1;  // the kernel's access to a user buffer of a system call

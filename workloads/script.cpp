@@ -143,7 +143,7 @@ unsigned read_prot(const json& v, const std::string& path) {
 
 const Names kOpNames = {"mmap",   "munmap", "mprotect",   "madvise", "uffd_register", "uffd_unregister", "uffd_wp",
                         "reclaim", "fork",  "exit",       "kernel_map", "access",     "loop",            "spawn",
-                        "numa_scan", "mremap", "migrate"};
+                        "numa_scan", "mremap", "migrate",   "checkpoint"};
 const Names kRangeKeys = {"region", "offset", "size"};
 const Names kMapTypes = {"anon", "file", "pfnmap", "huge_pfnmap"};
 const Names kFileKeys = {"file", "file_offset", "file_folio"};
@@ -175,6 +175,7 @@ private:
     ScriptOp parse_op(const json& v, const std::string& path, unsigned depth);
     ScriptOp parse_loop(const json& v, const std::string& path, unsigned depth);
     ScriptOp parse_access(const json& v, const std::string& path);
+    ScriptOp parse_checkpoint(const json& v, const std::string& path);
     void parse_mmap(const json& v, const std::string& path, kernel::Syscall& sc);
     void parse_uffd_register(const json& v, const std::string& path, kernel::Syscall& sc);
     void parse_mix(const json& v, const std::string& path, ScriptAccess& a);
@@ -360,6 +361,7 @@ ScriptOp Parser::parse_op(const json& v, const std::string& path, unsigned depth
     }
     if (name == "loop") return parse_loop(v, path, depth);
     if (name == "access") return parse_access(v, path);
+    if (name == "checkpoint") return parse_checkpoint(v, path);
 
     kernel::Syscall sc;
     sc.origin = path;
@@ -532,6 +534,22 @@ ScriptOp Parser::parse_loop(const json& v, const std::string& path, unsigned dep
     return op;
 }
 
+ScriptOp Parser::parse_checkpoint(const json& v, const std::string& path) {
+    if (m_in_thread) fail(key_path(path, "op"), "a checkpoint belongs to the main thread's ops (it records every process at once)");
+    if (v.contains("process"))
+        fail(key_path(path, "process"), "a checkpoint takes no process; it records the pages of every running process");
+    check_keys(v, path, "op checkpoint", {"op", "name"});
+    if (!v.contains("name")) fail(key_path(path, "name"), "is required (a name for the moment, e.g. \"after-fault\")");
+    const std::string name = read_string(v["name"], key_path(path, "name"), "a name for the moment, e.g. \"after-fault\"");
+    for (const ScriptCheckpoint& c : m_script.checkpoints)
+        if (c.name == name) fail(key_path(path, "name"), in_quotes(name) + " is already the name of " + c.origin + "; checkpoint names must be unique");
+    ScriptOp op;
+    op.kind = ScriptOp::Kind::Checkpoint;
+    op.index = m_script.checkpoints.size();
+    m_script.checkpoints.push_back(ScriptCheckpoint{name, path});
+    return op;
+}
+
 ScriptOp Parser::parse_access(const json& v, const std::string& path) {
     check_keys(v, path, "op access", keys_of(kRangeKeys, {"pattern", "access_size", "stride", "count", "mix"}));
     ScriptAccess a;
@@ -701,6 +719,7 @@ public:
                 if (op.count >= 2) walk(op.body, " (on the second pass through the loop at " + op.origin + ")");
                 continue;
             }
+            if (op.kind == ScriptOp::Kind::Checkpoint) continue;
             if (op.kind == ScriptOp::Kind::Access) {
                 const ScriptAccess& a = m_script.accesses[op.index];
                 require_running(a.process, a.origin, note);

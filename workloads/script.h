@@ -64,11 +64,18 @@ struct ScriptAccess {
     std::string origin;       // "workload.script.ops[4]"
 };
 
-// A node of the program: a kernel call, an access pattern, or a loop over a body.
+// A `checkpoint` op: the run records the state of every page of the regions here.
+struct ScriptCheckpoint {
+    std::string name;
+    std::string origin;  // "workload.script.ops[4]"
+};
+
+// A node of the program: a kernel call, an access pattern, a checkpoint, or a loop over a body.
 struct ScriptOp {
-    enum class Kind : std::uint8_t { Kernel, Access, Loop };
+    enum class Kind : std::uint8_t { Kernel, Access, Loop, Checkpoint };
     Kind kind = Kind::Kernel;
-    std::size_t index = 0;         // Kernel: into Script::syscalls; Access: into Script::accesses
+    std::size_t index = 0;         // Kernel: into Script::syscalls; Access: into Script::accesses;
+                                   // Checkpoint: into Script::checkpoints
     std::uint64_t count = 0;       // Loop: iterations
     bool yields = false;           // Loop: one iteration yields at least one record
     std::vector<ScriptOp> body;    // Loop
@@ -89,6 +96,7 @@ struct Script {
     std::vector<std::string> files;         // names by file number (Syscall::file)
     std::vector<kernel::Syscall> syscalls;  // by op, in document order; Kernel records index it
     std::vector<ScriptAccess> accesses;     // by op, in document order
+    std::vector<ScriptCheckpoint> checkpoints;  // by op, in document order (names unique)
     std::vector<ScriptOp> ops;              // the program (of the first thread)
     std::vector<ScriptThread> threads;      // threads 1, 2, ... by index - 1
 };

@@ -40,6 +40,7 @@ std::size_t ScriptSource::next(Record* out, std::size_t max) {
                 break;
             }
             case ScriptOp::Kind::Access: start(m_script->accesses[op.index]); break;
+            case ScriptOp::Kind::Checkpoint: out[n++] = Record{op.index, 0, AccessKind::Checkpoint, 0}; break;
             case ScriptOp::Kind::Loop:
                 // `frame` is not used past this point: the push may move it.
                 if (op.yields) m_stack.push_back(Frame{&op.body, 0, op.count});

@@ -46,6 +46,10 @@ void Core::run() {
             const std::size_t n = m_source->next(m_buffer.data(), kBatch);
             if (n == 0) break;
             for (std::size_t i = 0; i < n; ++i) {
+                if (m_buffer[i].kind == workloads::AccessKind::Checkpoint) {
+                    if (m_checkpoint) m_checkpoint(static_cast<unsigned>(m_buffer[i].va));
+                    continue;
+                }
                 ++m_stats.records;
                 replay(m_buffer[i]);
                 if (m_config.fold_scan_interval != 0) fold_scan();
@@ -68,6 +72,7 @@ void Core::replay(const workloads::Record& r) {
     arch::Access access = arch::Access::Load;
     switch (r.kind) {
         case workloads::AccessKind::Kernel: kernel_call(r); return;
+        case workloads::AccessKind::Checkpoint: return;  // handled by run()
         case workloads::AccessKind::Ifetch:
             access = arch::Access::Ifetch;
             ++m_stats.inst_retired;

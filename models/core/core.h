@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +73,9 @@ public:
     ~Core() override;
 
     const CoreStats& stats() const { return m_stats; }
+    // Called at each checkpoint record of the workload (its index), at the core's current
+    // time; the record takes no time and is not counted. Null: checkpoints are skipped.
+    void set_checkpoint_hook(std::function<void(unsigned)> hook) { m_checkpoint = std::move(hook); }
     bool done() const { return m_done; }
     // Empty unless the run stopped on an error (a fatal fault, a bad trace line...).
     const std::string& error() const { return m_error; }
@@ -116,6 +120,7 @@ private:
     bool m_done = false;
     std::string m_error;
     std::uint64_t m_error_record = 0;
+    std::function<void(unsigned)> m_checkpoint;
 };
 
 }  // namespace mmusim::core

@@ -245,7 +245,10 @@ Folio FaultHandler::alloc_anon_folio(VmFault& vmf, std::uint64_t pte_table) {
     // Allocate the highest remaining order, falling back order by order when the allocator
     // has no free block that large; order 0 is the last resort.
     for (; k < orders.size(); ++k)
-        if (const std::optional<Folio> f = m_pages.try_alloc_fallible(orders[k], true, true)) return *f;
+        if (const std::optional<Folio> f = m_pages.try_alloc_fallible(orders[k], true, true)) {
+            ++m_k.stats.anon_fault_alloc_by_size[f->nr_pages() << m_k.geo.page_shift];  // MTHP_STAT_ANON_FAULT_ALLOC
+            return *f;
+        }
     return m_pages.alloc(0, true, true);
 }
 

@@ -26,6 +26,7 @@ void FaultHandler::map_anon_folio_pmd(VmFault& vmf, const Folio& folio) {
     m_k.tables.set_pmd_at(vmf.pmd, entry);
     m_k.rmap.add(folio.head_pfn, vmf.mm->id, m_k.geo.ptrs_per_table());
     ++m_k.stats.thp_fault_alloc;
+    ++m_k.stats.anon_fault_alloc_by_size[m_k.geo.pmd_size()];  // count_mthp_stat(HPAGE_PMD_ORDER, MTHP_STAT_ANON_FAULT_ALLOC)
 }
 
 const char* FaultHandler::do_huge_pmd_anonymous_page(VmFault& vmf) {

@@ -251,6 +251,19 @@ std::uint64_t Kernel::peek_pte_address(const Mm& mm, std::uint64_t va) {
     return table + geo.index(va, 3) * 8;
 }
 
+Kernel::Leaf Kernel::peek_leaf(const Mm& mm, std::uint64_t va) {
+    const arch::Geometry& geo = m_ctx.geo;
+    std::uint64_t table = mm.pgd_pa;
+    for (unsigned level = geo.start_level;; ++level) {
+        const arch::Desc d = m_mem.peek(table + geo.index(va, level) * 8);
+        if (level == 3) return Leaf{d, 3};
+        // A block (valid, not a table) or an entry that is not valid (none, PROT_NONE, a PMD
+        // migration entry) is the leaf.
+        if (!arch::desc_valid(d) || !arch::desc_is_table_or_page(d)) return Leaf{d, level};
+        table = arch::desc_oa(d, geo.page_shift);
+    }
+}
+
 VmaClass Kernel::vma_class(unsigned process, std::uint64_t va) const {
     const auto it = m_processes.find(process);
     if (it == m_processes.end()) return VmaClass::Count;

@@ -105,6 +105,15 @@ public:
     MmOps& ops() { return *m_ops; }
     KernelMappings& kernel_mappings() { return *m_kmap; }
     std::uint64_t zero_pfn() const { return m_ctx.zero_pfn; }
+    std::uint64_t huge_zero_pfn() const { return m_ctx.huge_zero_pfn; }
+    // The leaf entry that maps `va` in `mm`, read from the tables without counting: a page
+    // descriptor or entry at level 3, a block at a higher level, or 0 at the level where the
+    // walk found no table.
+    struct Leaf {
+        arch::Desc desc = 0;
+        unsigned level = 3;
+    };
+    Leaf peek_leaf(const Mm& mm, std::uint64_t va);
     // Time spent by the kernel operations run since the last call (then reset).
     sc_core::sc_time take_delay();
 

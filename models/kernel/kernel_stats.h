@@ -59,6 +59,9 @@ struct KernelStats {
     std::map<std::string, std::uint64_t> faults_by_handler;
     // Folios allocated, by size in bytes.
     std::map<std::uint64_t, std::uint64_t> folios_by_size;
+    // Large anonymous folios allocated by a fault (mTHP sizes and the PMD size), by size in
+    // bytes: the anon_fault_alloc statistic of hugepages-<size>kB/stats.
+    std::map<std::uint64_t, std::uint64_t> anon_fault_alloc_by_size;
     // Large allocations that failed (kernel.fragmentation) and fell back, by the size asked for.
     std::map<std::uint64_t, std::uint64_t> alloc_fallbacks_by_size;
     // contpte engine.

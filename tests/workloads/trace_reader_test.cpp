@@ -117,6 +117,7 @@ std::string describe(const Record& r) {
         case AccessKind::Store: os << "S " << r.va; break;
         case AccessKind::Modify: os << "M " << r.va; break;
         case AccessKind::Kernel: return "K";
+        case AccessKind::Checkpoint: return "C";
     }
     os << std::dec << "," << r.size << (r.flags == kRecordKernelAccess ? " kernel" : "");
     return os.str();
