@@ -6,7 +6,9 @@ private state under the cache folder (its own lists, archives, sources and an em
 status), so the host's dpkg/apt state is never touched. The .deb is downloaded once; its
 boot/vmlinuz-* (an uncompressed, or gzip'd, Image) and boot/config-* are kept in
   ${MMUSIM_CACHE:-${XDG_CACHE_HOME:-~/.cache}/mmusim}/linux-arm64/<package>_<version>/
-and reused without network afterwards.
+and reused without network afterwards. The package lists are refreshed when older than a
+day; when that fails (offline), the newest cached kernel is used.
+The archive is the one the host's apt uses (or $MMUSIM_DEBIAN_MIRROR).
 """
 
 import glob
@@ -69,11 +71,15 @@ def cache_root():
     return os.path.join(base, "linux-arm64")
 
 
-def host_mirror():
+def host_mirror(files=None):
     """The Debian archive URL the host's apt uses (the only archive this machine reaches),
-    read from /etc/apt/sources.list and sources.list.d (one-line and deb822 forms)."""
-    files = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")) \
-        + sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))
+    read from /etc/apt/sources.list and sources.list.d (one-line and deb822 forms);
+    $MMUSIM_DEBIAN_MIRROR overrides it."""
+    if os.environ.get("MMUSIM_DEBIAN_MIRROR"):
+        return os.environ["MMUSIM_DEBIAN_MIRROR"].rstrip("/")
+    if files is None:
+        files = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")) \
+            + sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))
     for path in files:
         try:
             with open(path, encoding="utf-8", errors="replace") as f:
@@ -159,9 +165,11 @@ class PrivateApt:
         if age is not None and age < LIST_MAX_AGE:
             return None
         self.log("fetching the Debian %s arm64 package lists into %s" % (SUITE, self.root))
-        r = self.run(["apt-get", "update", "-q"])
+        # --error-on=any: a list that could not be fetched is an error, not a warning
+        r = self.run(["apt-get", "update", "-q", "--error-on=any"])
         if r.returncode != 0:
-            return (r.stderr or r.stdout).strip().splitlines()[-3:]
+            return [l for l in (r.stderr or r.stdout).strip().splitlines() if l.startswith(("E:", "W:", "Err"))][-3:] \
+                or (r.stderr or r.stdout).strip().splitlines()[-3:]
         # apt keeps the old file's mtime when the list did not change: mark it fresh
         for p in self.lists():
             os.utime(p)
