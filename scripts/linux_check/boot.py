@@ -242,6 +242,12 @@ def run_guest(kernel_image, initrd, guest_elf, workdir, expected=None, timeout=6
             if done is not None or error is not None:
                 break
     finally:
+        if error is not None:
+            try:  # a lost connection: QEMU may be on its way out by itself
+                qemu.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+        qemu_status = qemu.poll()
         if error is not None or done is None:
             _kill(qemu)
         else:
@@ -253,7 +259,15 @@ def run_guest(kernel_image, initrd, guest_elf, workdir, expected=None, timeout=6
     if error is not None:
         nxt = expected[len(stops)] if expected is not None and len(stops) < len(expected) else None
         where = (" while waiting for %s" % describe_stop(nxt)) if expected is not None else ""
-        raise BootError("the guest run failed%s: %s. Console log: %s" % (where, error, console), console)
+        error = error.strip().rstrip(".")
+        if qemu_status is not None:
+            # QEMU ended by itself: the kernel panicked (init died) or the machine powered off
+            error = "QEMU exited (status %s) before that (gdb: %s)" % (qemu_status, error)
+        tail = console_tail(console, 400)
+        told = [l for l in tail if "Kernel panic" in l or "mmusim-guest" in l or "Power down" in l
+                or "reboot:" in l][-6:]
+        raise BootError("the guest run failed%s: %s. Console log: %s%s" % (
+            where, error, console, "".join("\n  console: " + l for l in told)), console)
     try:
         with open(out) as f:
             doc = json.load(f)

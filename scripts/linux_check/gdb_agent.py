@@ -118,7 +118,7 @@ def main():
 
     try:
         for cmd in ("set pagination off", "set confirm off", "set width 0", "set stack-cache off",
-                    "set code-cache off", "set auto-load safe-path /", "set print thread-events off"):
+                    "set code-cache off", "set print thread-events off"):
             gdb.execute(cmd)
         gdb.execute("file %s" % cfg["guest"])
         ck = int(gdb.parse_and_eval("(unsigned long)&mmusim_checkpoint_hook"))
