@@ -120,7 +120,7 @@ def main():
         for cmd in ("set pagination off", "set confirm off", "set width 0", "set stack-cache off",
                     "set code-cache off", "set print thread-events off"):
             gdb.execute(cmd)
-        gdb.execute("file %s" % cfg["guest"])
+        gdb.execute('file "%s"' % cfg["guest"].replace("\\", "\\\\").replace('"', '\\"'))
         ck = int(gdb.parse_and_eval("(unsigned long)&mmusim_checkpoint_hook"))
         done = int(gdb.parse_and_eval("(unsigned long)&mmusim_done_hook"))
         deadline = time.monotonic() + float(cfg.get("connect_timeout", 15))
