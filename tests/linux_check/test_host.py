@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Unit tests of the host side's pure parts: the initramfs writer, the kernel's version and
+cache handling (offline), the plan parser and the comparison. No QEMU, no network.
+Run: python3 tests/linux_check/test_host.py"""
+
+import copy
+import gzip
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "scripts", "linux_check"))
+sys.path.insert(0, HERE)
+import compare  # noqa: E402
+import initramfs  # noqa: E402
+import kernel as kernelmod  # noqa: E402
+import stub_states  # noqa: E402
+
+
+class Tmp(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="linux-check-test-")
+        self.env = dict(os.environ)
+
+    def tearDown(self):
+        os.environ.clear()
+        os.environ.update(self.env)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def file(self, name, data):
+        path = os.path.join(self.dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+
+class InitramfsTest(Tmp):
+    def test_entries_and_determinism(self):
+        init = self.file("init", b"\x7fELF" + bytes(range(256)) * 3 + b"x")   # odd size: padding
+        plan = self.file("plan", b"mmusim-guest-plan 1\nend\n")
+        a, b = os.path.join(self.dir, "a.cpio"), os.path.join(self.dir, "b.cpio")
+        initramfs.write(a, init, plan)
+        os.utime(init, (12345, 12345))                         # file times do not matter
+        initramfs.write(b, init, plan)
+        with open(a, "rb") as f:
+            data = f.read()
+        with open(b, "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(len(data) % 4, 0)
+        got = initramfs.parse(data)
+        self.assertEqual([(n, m, r) for n, m, r, _, _ in got], [
+            ("dev", stat.S_IFDIR | 0o755, (0, 0)),
+            ("dev/console", stat.S_IFCHR | 0o600, (5, 1)),
+            ("proc", stat.S_IFDIR | 0o755, (0, 0)),
+            ("sys", stat.S_IFDIR | 0o755, (0, 0)),
+            ("init", stat.S_IFREG | 0o755, (0, 0)),
+            ("plan", stat.S_IFREG | 0o644, (0, 0)),
+        ])
+        self.assertEqual([ino for *_, ino in got], [1, 2, 3, 4, 5, 6])
+        with open(init, "rb") as f:
+            self.assertEqual(got[4][3], f.read())
+        self.assertEqual(got[5][3], b"mmusim-guest-plan 1\nend\n")
+        # every header: uid, gid, mtime 0 (fields 3, 4, 6 of 13)
+        pos = 0
+        for _ in range(7):
+            hdr = data[pos:pos + 110]
+            self.assertEqual(hdr[:6], b"070701")
+            f = [int(hdr[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
+            self.assertEqual((f[2], f[3], f[5]), (0, 0, 0))
+            pos += 110 + f[11]
+            pos += (4 - pos % 4) % 4
+            pos += f[6] + (4 - f[6] % 4) % 4
+        self.assertEqual(pos, len(data))
+
+    def test_cpio_reads_it(self):
+        if shutil.which("cpio") is None:
+            self.skipTest("no cpio")
+        init = self.file("init", b"#!/bin/sh\n")
+        plan = self.file("plan", b"p\n")
+        arc = os.path.join(self.dir, "x.cpio")
+        initramfs.write(arc, init, plan)
+        with open(arc, "rb") as f:
+            r = subprocess.run(["cpio", "-itv"], stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"crw------- .* 5, +1 .* dev/console")
+        self.assertRegex(r.stdout, r"-rwxr-xr-x .* init")
+
+    def test_gzip(self):
+        init = self.file("init", b"i")
+        plan = self.file("plan", b"p")
+        a = os.path.join(self.dir, "a.gz")
+        initramfs.write(a, init, plan, compress=True)
+        with open(a, "rb") as f:
+            data = f.read()
+        self.assertEqual(data[4:8], b"\0\0\0\0")                  # gzip mtime 0
+        self.assertEqual(len(initramfs.parse(data)), 6)
+
+
+BANNER = b"Linux version 6.12.95+deb12-arm64 (debian-kernel@lists.debian.org) #1 SMP"
+
+
+class KernelTest(Tmp):
+    def test_image_version(self):
+        img = self.file("Image", b"MZ" + b"\0" * (3 << 20) + BANNER + b"\0" * 100)
+        self.assertEqual(kernelmod.image_version(img), "6.12.95+deb12-arm64")
+        gz = self.file("Image.gz", gzip.compress(b"\0" * 1000 + b"Linux version 6.14.0-rc1 (x)\0"))
+        self.assertEqual(kernelmod.image_version(gz), "6.14.0-rc1")
+        # the banner across a 1 MiB read boundary
+        img2 = self.file("Image2", b"\0" * ((1 << 20) - 10) + b"Linux version 6.10.3 (y)")
+        self.assertEqual(kernelmod.image_version(img2), "6.10.3")
+        self.assertIsNone(kernelmod.image_version(self.file("junk", b"\0" * 4096)))
+
+    def test_from_path(self):
+        img = self.file("k/Image", BANNER)
+        self.file("k/config-6.12.95+deb12-arm64", b"CONFIG_ARM64_CONTPTE=y\n# CONFIG_TRANSPARENT_HUGEPAGE is not set\n")
+        k = kernelmod.get_kernel(img)
+        self.assertEqual((k.version, k.major_minor), ("6.12.95+deb12-arm64", "6.12"))
+        self.assertEqual(k.check_config(), ["CONFIG_TRANSPARENT_HUGEPAGE is not =y in %s" % k.config_path])
+        with self.assertRaisesRegex(kernelmod.KernelError, "no .Linux version"):
+            kernelmod.get_kernel(self.file("k2/Image", b"nothing"))
+        with self.assertRaisesRegex(kernelmod.KernelError, "no such file"):
+            kernelmod.get_kernel(os.path.join(self.dir, "absent"))
+
+    def test_host_mirror(self):
+        one = self.file("s.list", b"# deb http://old/debian bookworm main\n"
+                                  b"deb [signed-by=/k.gpg] http://mirror.example/debian/ bookworm main\n")
+        deb822 = self.file("d.sources", b"Types: deb\nURIs: http://deb.debian.org/debian-security\n"
+                                        b"Suites: bookworm-security\n\nTypes: deb\n"
+                                        b"URIs: http://ftp.example/debian\nSuites: bookworm\n")
+        self.assertEqual(kernelmod.host_mirror([one]), "http://mirror.example/debian")
+        self.assertEqual(kernelmod.host_mirror([deb822]), "http://ftp.example/debian")
+        self.assertEqual(kernelmod.host_mirror([]), kernelmod.DEFAULT_MIRROR)
+
+    def offline(self):
+        os.environ["MMUSIM_CACHE"] = os.path.join(self.dir, "cache")
+        os.environ["MMUSIM_DEBIAN_MIRROR"] = "http://127.0.0.1:9/debian"   # refused at once
+
+    def test_offline_without_cache_says_how_to_pass_a_kernel(self):
+        self.offline()
+        with self.assertRaises(kernelmod.KernelError) as cm:
+            kernelmod.get_kernel()
+        msg = str(cm.exception)
+        self.assertIn("apt-get update failed", msg)
+        self.assertIn("--kernel PATH", msg)
+        self.assertNotIn("\n", msg)
+
+    def test_offline_uses_the_cached_kernel(self):
+        self.offline()
+        d = os.path.join(self.dir, "cache", "linux-arm64", "linux-image-6.12.9-arm64_6.12.9-1")
+        self.file(os.path.join(d, "vmlinuz-6.12.9-arm64"), BANNER)
+        self.file(os.path.join(d, "config-6.12.9-arm64"), b"CONFIG_ARM64_CONTPTE=y\nCONFIG_TRANSPARENT_HUGEPAGE=y\n")
+        self.file(os.path.join(d, "kernel.json"),
+                  b'{"package": "linux-image-6.12.9-arm64_6.12.9-1", "version": "6.12.9-arm64", '
+                  b'"image": "vmlinuz-6.12.9-arm64", "config": "config-6.12.9-arm64"}')
+        # stale lists: a refresh is tried, fails, and the cache serves
+        lists = os.path.join(self.dir, "cache", "linux-arm64", "apt", "state", "lists")
+        p = self.file(os.path.join(lists, "x_dists_bookworm-backports_main_binary-arm64_Packages"), b"")
+        os.utime(p, (time.time() - 3 * 86400,) * 2)
+        msgs = []
+        k = kernelmod.get_kernel(log=msgs.append)
+        self.assertEqual((k.version, k.package, k.check_config()),
+                         ("6.12.9-arm64", "linux-image-6.12.9-arm64_6.12.9-1", []))
+        self.assertTrue(any("using the cached kernel" in m for m in msgs), msgs)
+
+
+class DriverErrorsTest(Tmp):
+    def run_driver(self, *args, path=None):
+        env = dict(os.environ)
+        if path is not None:
+            env["PATH"] = path
+        return subprocess.run([sys.executable, os.path.join(REPO, "scripts", "linux-check")] + list(args),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, timeout=60)
+
+    def test_missing_tools_name_the_debian_packages(self):
+        r = self.run_driver("x.json", path=self.dir)   # nothing on PATH
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("missing tools; install the Debian packages: apt-get install "
+                      "qemu-system-arm gdb-multiarch gcc-aarch64-linux-gnu", r.stderr)
+
+    def test_missing_mmusim(self):
+        from boot import missing_tools
+        if missing_tools():
+            self.skipTest("tools missing")
+        r = self.run_driver("--mmusim", os.path.join(self.dir, "nope"), "x.json")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("is not an executable mmusim", r.stderr)
+
+
+PLAN = """mmusim-guest-plan 1
+sysfs /sys/kernel/mm/transparent_hugepage/enabled never
+region heap 0x10000000 0x400000
+region other 0x10600000 0x200000
+op 0 mmap 0x10000000 0x400000 rw private
+checkpoint 0 after-fault
+op 0 fork 1
+op 1 fork 2
+checkpoint 1 forked
+op 1 exit
+checkpoint 2 one exited
+end
+"""
+
+
+class CompareTest(unittest.TestCase):
+    def test_parse_plan(self):
+        p = compare.parse_plan(PLAN)
+        self.assertEqual(p["regions"], [("heap", 0x10000000, 0x400000), ("other", 0x10600000, 0x200000)])
+        self.assertEqual(p["checkpoints"], [(0, "after-fault"), (1, "forked"), (2, "one exited")])
+        self.assertEqual(p["stops"], [(0, "after-fault", 0), (1, "forked", 0), (1, "forked", 1), (1, "forked", 2),
+                                      (2, "one exited", 0), (2, "one exited", 2)])
+        with self.assertRaises(compare.PlanError):
+            compare.parse_plan("mmusim-guest-plan 1\nregion heap 0x1000\nend\n")
+        with self.assertRaises(compare.PlanError):
+            compare.parse_plan("mmusim-guest-plan 1\n")
+        with self.assertRaises(compare.PlanError):
+            compare.parse_plan("hello\nend\n")
+
+    def test_counters(self):
+        linux = {"faults": 64, "thp/64kB/anon_fault_alloc": 4, "thp/2048kB/anon_fault_alloc": 0,
+                 "thp/16kB/anon_fault_alloc": 0, "thp/64kB/anon_fault_fallback": 1,
+                 "thp/2048kB/anon_fault_fallback": 2, "thp/64kB/split": 1, "thp/2048kB/split": 2,
+                 "vmstat/thp_split_page": 9}
+        model = {"faults": 64, "anon_fault_alloc": {"65536": 4}, "anon_fault_fallback": 3, "split": 3}
+        rows = {n: (a, b, e) for n, a, b, e in compare.compare_counters(linux, model)}
+        self.assertEqual(rows["faults"], (64, 64, True))
+        self.assertEqual(rows["anon_fault_alloc[65536]"], (4, 4, True))
+        self.assertEqual(rows["anon_fault_alloc[2097152]"], (0, 0, True))     # missing = 0
+        self.assertEqual(rows["anon_fault_fallback"], (3, 3, True))            # summed over sizes
+        self.assertEqual(rows["split"], (3, 3, True))
+        model2 = dict(model, anon_fault_alloc={"65536": 4, "2097152": 1}, split=2,
+                      anon_fault_fallback={"65536": 1, "2097152": 1})
+        rows = {n: (a, b, e) for n, a, b, e in compare.compare_counters(linux, model2)}
+        self.assertEqual(rows["anon_fault_alloc[2097152]"], (0, 1, False))
+        self.assertEqual(rows["split"], (3, 2, False))
+        self.assertEqual(rows["anon_fault_fallback[2097152]"], (2, 1, False))
+        self.assertEqual(rows["anon_fault_fallback[65536]"], (1, 1, True))
+        self.assertFalse(dict((n, e) for n, _, _, e in compare.compare_counters({}, {"faults": 0}))["faults"])
+
+    def test_norm(self):
+        a = {"va": "0x1000", "entry": "page", "level": 3, "write": "dirty", "af": True, "cont": True,
+             "folio": {"size": 65536, "index": 2}, "pte": "0x123", "pagemap": "0x1"}
+        b = {"va": "0x1000", "entry": "page", "level": 3, "write": "dirty", "af": True, "cont": True,
+             "prot_none": False, "exec": False, "zero": False, "folio": {"size": 65536, "index": 2}, "pte": "0x0"}
+        self.assertEqual(compare.norm(a), compare.norm(b))              # absent booleans are false; pte ignored
+        self.assertNotEqual(compare.norm(a), compare.norm(dict(b, cont=False)))
+        self.assertNotEqual(compare.norm(a), compare.norm(dict(b, folio={"size": 65536, "index": 3})))
+        self.assertNotEqual(compare.norm(a), compare.norm(dict(b, level=2)))
+        self.assertEqual(compare.norm({"entry": "swap", "swap_type": 0}), compare.norm({"entry": "swap", "pte": "0x40"}))
+        self.assertNotEqual(compare.norm({"entry": "swap"}), compare.norm({"entry": "migration"}))
+
+    @staticmethod
+    def linux_of(model):
+        """Linux's states equal to the model's, with counters as the guest names them."""
+        linux = copy.deepcopy(model)
+        for c in linux["checkpoints"]:
+            c["counters"] = {"faults": stub_states.FAULTS, "thp/64kB/anon_fault_alloc": 3,
+                             "thp/2048kB/anon_fault_alloc": 0, "thp/64kB/split": 0}
+        return linux
+
+    def test_compare_and_report(self):
+        model = stub_states.model_doc()
+        linux = self.linux_of(model)
+        res = compare.compare(linux, model)
+        self.assertTrue(res["equal"])
+        self.assertEqual([p["pages_equal"] for c in res["checkpoints"] for p in c["processes"]], [1536] * 3)
+        pages = linux["checkpoints"][1]["processes"][1]["pages"]
+        for p in pages[:10]:
+            p["cont"] = False
+        del pages[-1]
+        linux["checkpoints"][1]["processes"].append({"id": 7, "pages": []})
+        res = compare.compare(linux, model, max_diffs=3)
+        self.assertFalse(res["equal"])
+        p1 = res["checkpoints"][1]["processes"][1]
+        self.assertEqual((p1["pages_compared"], p1["pages_equal"], p1["pages_differing"]), (1536, 1525, 11))
+        self.assertEqual(len(p1["diffs"]), 3)
+        self.assertEqual(p1["diffs"][0]["fields"], ["cont"])
+        self.assertEqual(res["checkpoints"][1]["processes"][2]["missing"], "model")
+        text = "\n".join(compare.format_text(res))
+        self.assertIn("process 1: pages compared 1536, pages equal 1525", text)
+        self.assertIn("0x10000000 heap   linux: page L3 ro folio 64K/0 | model: page L3 cont ro folio 64K/0  [cont]",
+                      text)
+        self.assertIn("... and 8 more differing pages", text)
+        self.assertIn("process 7: pages compared 0, pages equal 0 (no states from the model)", text)
+
+    def test_a_missing_checkpoint_is_a_difference(self):
+        model = stub_states.model_doc()
+        linux = self.linux_of(model)
+        del linux["checkpoints"][1]
+        res = compare.compare(linux, model)
+        self.assertFalse(res["equal"])
+        self.assertEqual(res["checkpoints"][1]["missing"], "linux")
+        self.assertIn('checkpoint 1 "after-fork": MISSING in the linux\'s states', "\n".join(compare.format_text(res)))
+
+
+if __name__ == "__main__":
+    unittest.main()
