@@ -110,6 +110,30 @@ def norm(st):
     return out
 
 
+CONT_PTES = 16  # PTEs of one contpte block with the 4K granule (64K)
+
+
+def contpte_view(states):
+    """{va: norm(state)} with the access and dirty state of each folded block read as the
+    kernel reads it (contpte_ptep_get: young if any entry of the block is young, dirty if any
+    is dirty). Hardware may set AF and dirty in any one descriptor of a contiguous range: a
+    CPU caching the block as one TLB entry (as the model's does) updates the descriptor its
+    walk used, QEMU (no contiguous TLB entries) the descriptor of each page it touches."""
+    out = {va: norm(st) for va, st in states.items()}
+    block = CONT_PTES * pt.PAGE_SIZE
+    for start in sorted({va - va % block for va in out}):
+        members = [out.get(start + i * pt.PAGE_SIZE) for i in range(CONT_PTES)]
+        if not all(m is not None and m["entry"] == "page" and m["level"] == 3 and m["cont"] for m in members):
+            continue
+        young = any(m["af"] for m in members)
+        dirty = any(m["write"] == "dirty" for m in members)
+        for m in members:
+            m["af"] = young
+            if dirty and m["write"] == "clean":
+                m["write"] = "dirty"
+    return out
+
+
 def _va(p):
     v = p.get("va")
     return int(v, 0) if isinstance(v, str) else int(v)
@@ -172,12 +196,13 @@ def compare(linux, model, max_diffs=MAX_DIFFS):
             lpages = {_va(p): p for p in (lp or {}).get("pages", [])}
             mpages = {_va(p): p for p in (mp or {}).get("pages", [])}
             vas = sorted(set(lpages) | set(mpages))
+            lview, mview = contpte_view(lpages), contpte_view(mpages)
             equal = 0
             diffs = []
             ndiff = 0
             for va in vas:
                 a, b = lpages.get(va), mpages.get(va)
-                na, nb = norm(a), norm(b)
+                na, nb = lview.get(va), mview.get(va)
                 if na is not None and na == nb:
                     equal += 1
                     continue

@@ -256,6 +256,23 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(compare.norm({"entry": "swap", "swap_type": 0}), compare.norm({"entry": "swap", "pte": "0x40"}))
         self.assertNotEqual(compare.norm({"entry": "swap"}), compare.norm({"entry": "migration"}))
 
+    def test_a_folded_block_is_compared_as_the_kernel_reads_it(self):
+        def block(cont, young_pages, dirty_pages):
+            return {0x10000 + i * 4096: {"entry": "page", "level": 3, "cont": cont, "af": i in young_pages,
+                                         "write": "dirty" if i in dirty_pages else "clean",
+                                         "folio": {"size": 65536, "index": i}} for i in range(16)}
+        # One young, dirty descriptor (a CPU caching the block whole) equals all of them
+        # young and dirty (QEMU walking each page): contpte_ptep_get ORs them.
+        one, every = compare.contpte_view(block(True, {3}, {3})), compare.contpte_view(block(True, range(16), range(16)))
+        self.assertEqual(one, every)
+        self.assertNotEqual(one, compare.contpte_view(block(True, set(), set())))
+        # Not folded: each entry stands for itself.
+        self.assertNotEqual(compare.contpte_view(block(False, {3}, {3})), compare.contpte_view(block(False, range(16), range(16))))
+        # A block with a page missing is not a folded block.
+        partial = block(True, {3}, {3})
+        del partial[0x10000 + 15 * 4096]
+        self.assertFalse(compare.contpte_view(partial)[0x10000]["af"])
+
     @staticmethod
     def linux_of(model):
         """Linux's states equal to the model's, with counters as the guest names them."""
