@@ -14,7 +14,7 @@ namespace mmusim::sim {
 
 // At most this many accesses and plan lines: the guest runs them under emulation.
 inline constexpr std::uint64_t kGuestPlanMaxAccesses = 20'000'000;
-inline constexpr std::uint64_t kGuestPlanMaxLines = 1'000'000;
+inline constexpr std::uint64_t kGuestPlanMaxLines = 4'000'000;
 
 // The plan's text (format "mmusim-guest-plan 1"). Throws ConfigError naming the key or op
 // that Linux cannot perform as the model does.
