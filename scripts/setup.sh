@@ -5,7 +5,9 @@
 #   sh scripts/setup.sh        what the build needs
 #   sh scripts/setup.sh test   that, and what the tests need beyond it: a headless browser
 #                              (Debian's chromium) and a font for the report pages it loads,
-#                              qemu-user and zstd for the arm64 capture tests (traces/capture.sh)
+#                              qemu-user and zstd for the arm64 capture tests (traces/capture.sh),
+#                              and what scripts/linux-check needs: python3, qemu-system-arm,
+#                              gdb-multiarch and the aarch64 cross compiler with its libc
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -14,7 +16,8 @@ packages="cmake make g++ pkg-config libsystemc-dev libspdlog-dev nlohmann-json3-
 libgtest-dev libbenchmark-dev zlib1g-dev liblzma-dev libzstd-dev"
 case "${1:-}" in
     "") ;;
-    test) packages="$packages chromium fonts-dejavu-core qemu-user zstd" ;;
+    test) packages="$packages chromium fonts-dejavu-core qemu-user zstd python3 qemu-system-arm gdb-multiarch \
+gcc-aarch64-linux-gnu libc6-dev-arm64-cross" ;;
     *) echo "setup: unknown argument \"$1\"; use no argument (build) or \"test\" (build and test tools)" >&2; exit 2 ;;
 esac
 
