@@ -210,7 +210,14 @@ void InvariantChecker::check_leaf(const kernel::Mm& mm, std::uint64_t va, Desc d
     if (!arch::desc_valid(d)) return;  // PROT_NONE: no access at all
     const kernel::VmFlags& f = vma->flags;
     const char* why = nullptr;
-    if (!f.read && !f.write && !f.exec) why = "an accessible entry in a PROT_NONE VMA";
+    // A valid entry that grants EL0 nothing is not an access (fork's copy of a PROT_NONE block
+    // before v6.14 is one: pte_mkcont set PTE_TYPE_PAGE).
+    const bool el0_access = mmu::check_permission(d, arch::Access::Load, true) == mmu::PermissionResult::Allowed ||
+                            mmu::check_permission(d, arch::Access::Store, true) != mmu::PermissionResult::Fault ||
+                            mmu::check_permission(d, arch::Access::Ifetch, true) == mmu::PermissionResult::Allowed;
+    if (!f.read && !f.write && !f.exec) {
+        if (el0_access) why = "an accessible entry in a PROT_NONE VMA";
+    }
     else if (!f.write && mmu::check_permission(d, arch::Access::Store, true) != mmu::PermissionResult::Fault)
         why = "a writable entry in a VMA without write permission";
     else if (!f.exec && mmu::check_permission(d, arch::Access::Ifetch, true) == mmu::PermissionResult::Allowed)

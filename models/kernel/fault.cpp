@@ -58,9 +58,12 @@ const char* FaultHandler::handle_mm_fault(Mm& mm, const FaultRequest& fault) {
     vmf.address = fault.va & ~(m_k.geo.page_size() - 1);
     vmf.write = fault.access == arch::Access::Store;
     vmf.exec = fault.access == arch::Access::Ifetch;
-    // The model populates code on an instruction fetch (layout "auto" maps code as anonymous
-    // memory), so only loads may map the shared zero page.
-    vmf.use_zero_page = fault.access == arch::Access::Load && m_k.config.zero_page;
+    // do_anonymous_page maps the shared zero page for any fault that is not a write: a load,
+    // and an instruction fetch too (FAULT_FLAG_INSTRUCTION is no write). Where the model
+    // stands anonymous memory in for code (layout "auto", and kernel.exec_folios, code read
+    // ahead into the page cache) a fetch populates the page instead.
+    const bool code = vma->holds_code || m_k.config.exec_folio_order >= 0;
+    vmf.use_zero_page = m_k.config.zero_page && (fault.access == arch::Access::Load || (vmf.exec && !code));
 
     vmf.pmd = m_k.tables.pmd_alloc(mm, vmf.address);
     const arch::Desc pmdval = m_k.tables.pmd_read(vmf.pmd);

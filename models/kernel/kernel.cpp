@@ -89,6 +89,7 @@ Mm& Kernel::create_user_mm(std::uint16_t asid, bool auto_layout) {
         vma.end = arch::kUserVaEnd;
         vma.page_prot = vm_page_prot(true, true, true, false, false);
         vma.name = "[auto]";
+        vma.holds_code = true;
         mm->vmas.emplace(vma.start, vma);
     }
     Mm& ref = *mm;

@@ -78,6 +78,8 @@ struct Vma {
     std::uint64_t page_prot = 0;       // vm_page_prot: the PTE attributes of a new mapping
     VmaKind kind = VmaKind::Anon;
     bool anon_vma = false;             // an anonymous page was ever mapped (fork copies tables)
+    bool holds_code = false;           // layout "auto"'s one VMA: code is anonymous memory here, so an
+                                       // instruction fetch populates it (no zero page)
     unsigned file = 0;                 // File: which file
     std::uint64_t pgoff = 0;           // File: file page of `start`; Pfnmap: PFN of `start`
     std::string name;

@@ -113,7 +113,15 @@ public:
     void flush_access_flag_page(const Mm& mm, std::uint64_t addr);
 
 private:
-    Desc pte_mkcont(Desc d) const { return d | arch::bits::kCont; }
+    // pte_mkcont(): before v6.14 it also set PTE_TYPE_PAGE (both low bits, so PTE_VALID too),
+    // a leftover of hugetlb's pte_mkhuge; "arm64/mm: Drop setting PTE_TYPE_PAGE in
+    // pte_mkcont()" (posted against v6.12-rc6 in November 2024) removed it; the model takes v6.14
+    // as its first release (only the 6.12 side is checked against a real kernel). contpte_set_ptes
+    // calls it on whole blocks of any present entry, so a batch of PROT_NONE entries (fork
+    // copying a PROT_NONE block) became valid kernel-only entries: seen on Debian's 6.12.
+    Desc pte_mkcont(Desc d) const {
+        return d | arch::bits::kCont | (m_config.version.at_least(6, 14) ? 0 : arch::bits::kType | arch::bits::kValid);
+    }
     Desc pte_mknoncont(Desc d) const { return d & ~arch::bits::kCont; }
     std::uint64_t contpte_align_down(std::uint64_t ptep) const { return ptep & ~(std::uint64_t{m_geo.cont_ptes()} * 8 - 1); }
     // Whether the folio of `pfn`, mapped with that page at `addr`, covers addr's whole block.

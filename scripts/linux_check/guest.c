@@ -50,8 +50,13 @@
  *   UFFDIO_COPY of a zero page and write-protect faults with UFFDIO_WRITEPROTECT mode 0.
  *   A forked child has no userfaultfd (no UFFD_FEATURE_EVENT_FORK): it closes the inherited
  *   descriptor.
- * - Ifetch: `blr` to the address; the zeros there are UDF #0, and the SIGILL handler (on a
- *   locked sigaltstack) sets the pc to x30, so execution goes on after the branch.
+ * - Stores write the byte 0x01, not zero: since v6.12 splitting a large anonymous folio maps
+ *   its zero-filled pages to the shared zero page (remap_page with RMP_USE_SHARED_ZEROPAGE),
+ *   which a program's real data never is.
+ * - Ifetch: `blr` to the address. Every byte in plan memory is 0x00 or 0x01, so every word
+ *   has its bits 31:25 clear: UDF #imm or an unallocated encoding in the reserved space, both
+ *   UNDEFINED. The SIGILL handler (on a locked sigaltstack) sets the pc to x30, so execution
+ *   goes on after the branch.
  *
  * Choices where interface.md leaves room or Linux needs something else:
  * - The layout: the program re-executes itself once with personality ADDR_NO_RANDOMIZE, so
@@ -1443,13 +1448,14 @@ static void on_fault_signal(int sig, siginfo_t *si, void *uc)
 }
 
 #ifdef __aarch64__
-/* Branches and links to target. The zeros there are UDF #0; on_sigill returns to x30. */
+/* Branches and links to target. What is there is UNDEFINED (see the top of this file);
+ * on_sigill returns to x30. */
 static void branch_and_link(uintptr_t target)
 {
 	asm volatile("blr %0" : : "r"(target) : "x30", "memory");
 }
 
-/* The UDF #0 of an ifetch: go on at the link register, after the blr. */
+/* The undefined instruction of an ifetch: go on at the link register, after the blr. */
 static void on_sigill(int sig, siginfo_t *si, void *ucv)
 {
 	(void)sig;
@@ -1476,6 +1482,9 @@ static void install_signal_handlers(void)
 #endif
 }
 
+/* What a store writes (see the top of this file). */
+#define STORED_BYTE 0x01
+
 static void perform_run(const struct prog_line *l)
 {
 	current_run = l;
@@ -1490,9 +1499,9 @@ static void perform_run(const struct prog_line *l)
 				(void)*(volatile uint8_t *)last;
 			break;
 		case ACCESS_STORE:
-			*(volatile uint8_t *)va = 0;
+			*(volatile uint8_t *)va = STORED_BYTE;
 			if (last != va)
-				*(volatile uint8_t *)last = 0;
+				*(volatile uint8_t *)last = STORED_BYTE;
 			break;
 		case ACCESS_IFETCH:
 #ifdef __aarch64__

@@ -104,11 +104,13 @@ TEST(CliCheckpoint, EachKindOfPage) {
     const json ops = {
         op_mmap("rwx"),
         {{"op", "mmap"}, {"region", "huge"}, {"prot", "rw"}},
-        // 0: none; 4K: zero page; 8K: executable page; 12K: PROT_NONE; 16K: swapped out;
-        // 20K: uffd-wp marker; the huge region: a PMD THP.
+        // 0: none; 4K: zero page; 8K: a written page, executed; 12K: PROT_NONE; 16K: swapped
+        // out; 20K: uffd-wp marker; the huge region: a PMD THP.
         {{"op", "access"}, {"region", "heap"}, {"offset", "4K"}, {"size", "4K"}, {"mix", "load"}},
+        op_store("8K", "12K"),
         {{"op", "access"}, {"region", "heap"}, {"offset", "8K"}, {"size", "4K"}, {"mix", "ifetch"}},
-        op_store("12K", "8K"),
+        // 24K: an instruction fetch of fresh memory maps the zero page, executable.
+        {{"op", "access"}, {"region", "heap"}, {"offset", "24K"}, {"size", "4K"}, {"mix", "ifetch"}},
         {{"op", "mprotect"}, {"region", "heap"}, {"offset", "12K"}, {"size", "4K"}, {"prot", "none"}},
         {{"op", "madvise"}, {"region", "heap"}, {"offset", "16K"}, {"size", "4K"}, {"advice", "pageout"}},
         {{"op", "uffd_register"}, {"region", "heap"}, {"offset", "20K"}, {"size", "4K"}, {"mode", {"wp"}}, {"wp_unpopulated", true}},
@@ -130,6 +132,9 @@ TEST(CliCheckpoint, EachKindOfPage) {
     EXPECT_TRUE(code["exec"].get<bool>());
     EXPECT_FALSE(code["zero"].get<bool>());
     EXPECT_EQ(code["folio"]["size"], 4096);
+    const json& fetched = page(doc, 0, 0, 0x6000);
+    EXPECT_TRUE(fetched["exec"].get<bool>());
+    EXPECT_TRUE(fetched["zero"].get<bool>());
     const json& none = page(doc, 0, 0, 0x3000);
     EXPECT_EQ(none["entry"], "page");
     EXPECT_TRUE(none["prot_none"].get<bool>());
@@ -148,6 +153,24 @@ TEST(CliCheckpoint, EachKindOfPage) {
         EXPECT_EQ(p["folio"]["index"], i);
     }
     EXPECT_EQ(doc["checkpoints"][0]["counters"]["anon_fault_alloc"]["2097152"], 1);
+}
+
+TEST(CliCheckpoint, ForkOfAProtNoneBlockBeforeAndAfterV614) {
+    // fork copies a PROT_NONE 64K block with one set_ptes; before v6.14 pte_mkcont() also set
+    // PTE_TYPE_PAGE, so the child's entries come out valid (kernel-only): Linux 6.12 does so.
+    ScratchDir dir;
+    const json ops = {op_mmap(), op_store(), {{"op", "mprotect"}, {"region", "heap"}, {"offset", "64K"}, {"size", "64K"}, {"prot", "none"}},
+                      {{"op", "fork"}, {"child", "c"}}, op_checkpoint("forked")};
+    for (const std::string version : {"6.12", "6.14"}) {
+        const json doc = checkpoints_of(dir, script_config(kHeap, ops, {{"mthp", {"64K"}}, {"version", version}}));
+        ASSERT_EQ(doc["checkpoints"][0]["processes"].size(), 2u) << version;
+        const json& parent = page(doc, 0, 0, 0x10000);
+        const json& child = page(doc, 0, 1, 0x10000);
+        EXPECT_TRUE(parent["prot_none"].get<bool>()) << version;
+        EXPECT_FALSE(parent["cont"].get<bool>()) << version;
+        EXPECT_TRUE(child["cont"].get<bool>()) << version;
+        EXPECT_EQ(child["prot_none"].get<bool>(), version == "6.14") << version;
+    }
 }
 
 TEST(CliCheckpoint, DecodeLeafOfHandMadeDescriptors) {
