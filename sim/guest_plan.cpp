@@ -138,11 +138,7 @@ void PlanWriter::syscall_line(const kernel::Syscall& sc) {
             return;
         case SyscallOp::Munmap: line(op + "munmap " + range); return;
         case SyscallOp::Mprotect: line(op + "mprotect " + range + " " + prot_letters(sc.prot)); return;
-        case SyscallOp::Madvise:
-            if (sc.advice == kernel::Advice::PageOut)
-                refuse("madvise \"pageout\"" + at + ": the guest has no swap device");
-            line(op + "madvise " + range + " " + kernel::advice_name(sc.advice));
-            return;
+        case SyscallOp::Madvise: line(op + "madvise " + range + " " + kernel::advice_name(sc.advice)); return;
         case SyscallOp::Fork: line(op + "fork " + std::to_string(sc.child)); return;
         case SyscallOp::Exit: line(op + "exit"); return;
         case SyscallOp::UffdRegister:
@@ -155,11 +151,14 @@ void PlanWriter::syscall_line(const kernel::Syscall& sc) {
             if (sc.new_len != 0 && sc.new_len != sc.len) refuse("an mremap that changes the length" + at);
             line(op + "mremap " + range + " " + hex(sc.new_addr));
             return;
-        case SyscallOp::Reclaim:
+        // Kernel work a program can start: reclaim's aging of the access flags through
+        // /sys/kernel/mm/page_idle/bitmap (page_idle_clear_pte_refs walks the rmap as
+        // folio_referenced does), migration with move_pages(2) to the other NUMA node.
+        case SyscallOp::Reclaim: line(op + "reclaim " + range); return;
+        case SyscallOp::Migrate: line(op + "migrate " + range); return;
         case SyscallOp::KernelMap:
         case SyscallOp::Spawn:
         case SyscallOp::NumaScan:
-        case SyscallOp::Migrate:
         case SyscallOp::Brk:
             break;
     }
@@ -202,6 +201,19 @@ std::string PlanWriter::write() {
     const workloads::Script& script = *m_config.workload.script;
     m_out << "mmusim-guest-plan 1\n";
     sysfs_lines();
+    bool pageout = false, migrate = false;
+    for (const kernel::Syscall& sc : script.syscalls) {
+        pageout = pageout || (sc.op == kernel::SyscallOp::Madvise && sc.advice == kernel::Advice::PageOut);
+        migrate = migrate || sc.op == kernel::SyscallOp::Migrate;
+    }
+    // A swap device only for a script that pages out (setting it up takes the guest time),
+    // and two NUMA nodes only for one that migrates.
+    if (pageout && m_config.kernel.swap_bytes != 0) {
+        if (!m_config.kernel.swap_synchronous)
+            refuse("kernel.swap.device is \"disk\"; the guest swaps to zram (kernel.swap.device \"zram\")");
+        line("swap zram " + hex(m_config.kernel.swap_bytes));
+    }
+    if (migrate) line("numa 2");
     for (const workloads::ScriptRegion& r : script.regions) line("region " + token(r.name) + " " + hex(r.addr) + " " + hex(r.size));
     std::unique_ptr<workloads::Source> source = open_workload(m_config);
     std::vector<workloads::Record> batch(4096);

@@ -286,9 +286,10 @@ TEST(CliGuestPlan, RefusesWhatLinuxCannotRunTheSameWay) {
     refused(script_config(kHeap, json::array({op_mmap()}), {{"contpte", false}}), {"kernel.contpte"});
     refused(script_config(kHeap, json::array({op_mmap()}), {{"mthp", {"8K"}}}), {"8K", "order 2"});
     refused(script_config(kHeap, {{{"op", "mmap"}, {"region", "heap"}, {"type", "pfnmap"}}}), {"pfnmap", "workload.script.ops[0]"});
-    refused(script_config(kHeap, {op_mmap(), {{"op", "reclaim"}, {"region", "heap"}}}), {"reclaim", "workload.script.ops[1]"});
-    refused(script_config(kHeap, {op_mmap(), {{"op", "madvise"}, {"region", "heap"}, {"advice", "pageout"}}}),
-            {"pageout", "swap", "workload.script.ops[1]"});
+    refused(script_config(kHeap, {op_mmap(), {{"op", "numa_scan"}, {"region", "heap"}}}), {"numa_scan", "workload.script.ops[1]"});
+    refused(script_config(kHeap, {op_mmap(), {{"op", "madvise"}, {"region", "heap"}, {"advice", "pageout"}}},
+                          {{"swap", {{"device", "disk"}}}}),
+            {"kernel.swap.device", "disk", "zram"});
     refused(script_config(kHeap, {{{"op", "access"}, {"region", "heap"}, {"count", 30000000}}}),
             {"accesses", "emulation"});
 }
