@@ -275,7 +275,8 @@ TEST_F(CliTimeline, ConvertsOnTwoCoresNestInTheirCalls) {
     // The NUMA race, shortened: NUMA hinting faults on core 0 refold blocks (waiting at each
     // DSB and between the stores of each convert) while core 1 reads from them.
     json config = json::parse(read_text(config_path("smp_numa_race.json")));
-    config["workload"]["script"]["ops"][3]["count"] = 5;
+    for (json& op : config["workload"]["script"]["ops"])
+        if (op["op"] == "loop") op["count"] = 5;
     config["workload"]["script"]["threads"][0]["ops"][0]["count"] = 200;
     write_json(dir / "numa_race.json", config);
     const auto [stats, doc] = run_with_timeline({"run", "numa_race.json"}, "numa.json");
