@@ -495,6 +495,12 @@ capture_arm64() {
                 [ -d "$d" ] && [ ! -L "$d" ] && mount --bind "$d" "$d" 2>/dev/null && mount -o remount,bind,ro "$d" 2>/dev/null
             done
             "$@"; exit $?' sh)
+    elif unshare --pid --fork --kill-child true 2>/dev/null; then
+        # In a chroot whose root is no mount point, a mount namespace cannot make its mounts
+        # private: a PID namespace alone still gives the same PIDs every time.
+        isolate=(unshare --pid --fork --kill-child)
+        echo "$prog: note: no mount namespace here (is this a chroot?): the program can write to the host's" \
+            "files through qemu's fallback to host paths" >&2
     else
         echo "$prog: note: no PID or mount namespace (unshare needs root): PIDs in @sys lines vary, and the" \
             "program can write to the host's files through qemu's fallback to host paths" >&2
