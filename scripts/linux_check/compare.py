@@ -96,6 +96,17 @@ def linux_states(raw, plan, types=pt.DEFAULT_SWAP_TYPES, kernel_version=None):
             "page_size": pt.PAGE_SIZE, "checkpoints": [cps[i] for i in order]}
 
 
+def swap_warning(plan, linux):
+    """A warning when the plan pages out (it has a swap line) and Linux wrote no page to swap
+    by its last checkpoint (vmstat/pswpout, counted from the plan's start): the pageouts
+    then met only folios that others map, or the swap device did not work."""
+    if not plan.get("swap") or not linux.get("checkpoints"):
+        return None
+    if linux["checkpoints"][-1].get("counters", {}).get("vmstat/pswpout") != 0:
+        return None
+    return "the plan pages out, yet Linux wrote no page to swap (vmstat/pswpout is 0 at the last checkpoint)"
+
+
 def norm(st):
     """The compared fields of a page state; booleans absent from a page count as false."""
     if st is None:

@@ -400,6 +400,14 @@ class CompareTest(unittest.TestCase):
         with self.assertRaises(compare.PlanError):
             compare.parse_plan("hello\nend\n")
 
+    def test_swap_warning(self):
+        plan = compare.parse_plan(PLAN.replace("region heap", "swap zram 0x40000000\nregion heap", 1))
+        linux = {"checkpoints": [{"counters": {"vmstat/pswpout": 0}}, {"counters": {"vmstat/pswpout": 0}}]}
+        self.assertIn("wrote no page to swap", compare.swap_warning(plan, linux))
+        linux["checkpoints"][-1]["counters"]["vmstat/pswpout"] = 16
+        self.assertIsNone(compare.swap_warning(plan, linux))
+        self.assertIsNone(compare.swap_warning(compare.parse_plan(PLAN), {"checkpoints": [{"counters": {}}]}))
+
     def test_counters(self):
         linux = {"faults": 64, "thp/64kB/anon_fault_alloc": 4, "thp/2048kB/anon_fault_alloc": 0,
                  "thp/16kB/anon_fault_alloc": 0, "thp/64kB/anon_fault_fallback": 1,
