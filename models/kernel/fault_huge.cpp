@@ -34,7 +34,10 @@ const char* FaultHandler::do_huge_pmd_anonymous_page(VmFault& vmf) {
     const std::uint64_t haddr = vmf.address & ~(m_k.geo.pmd_size() - 1);
     vmf.vma->anon_vma = true;  // vmf_anon_prepare
     if (!vmf.write && vmf.use_zero_page) {
-        // A read maps the huge zero folio, special and read-only, with a table deposited.
+        // A read maps the huge zero folio read-only, with a table deposited
+        // (set_huge_zero_folio). Its PMD is special from v6.18 only ("mm/huge_memory: mark PMD
+        // mappings of the huge zero folio special"); before, pmd_mkhuge(mk_pmd(...)) leaves
+        // PTE_SPECIAL clear, as linux-check sees on 6.12 (configs/linux/swap_lazyfree.json).
         const std::uint64_t table = m_k.tables.pte_alloc_one();
         const std::uint64_t zero = huge_zero_pfn();
         if (zero == 0) {
@@ -42,7 +45,8 @@ const char* FaultHandler::do_huge_pmd_anonymous_page(VmFault& vmf) {
             ++m_k.stats.thp_fault_fallback;
             return nullptr;
         }
-        arch::Desc entry = (arch::desc_with_pfn(vmf.vma->page_prot, zero, m_k.geo.page_shift) & ~kType) | kSwSpecial;
+        arch::Desc entry = arch::desc_with_pfn(vmf.vma->page_prot, zero, m_k.geo.page_shift) & ~kType;
+        if (m_k.config.version.at_least(6, 18)) entry |= kSwSpecial;
         entry &= ~kDbm;
         m_ops.deposit_table(mm, haddr, table);
         m_k.tables.set_pmd_at(vmf.pmd, entry);

@@ -209,11 +209,14 @@ void MmOps::madvise_free_huge_pmd(MmuGather& tlb, Mm& mm, std::uint64_t pmd_entr
         ++m_k.stats.madvise_free_skipped;
         return;
     }
-    m_k.rmap.info(arch::desc_pfn(pmd, m_k.geo.page_shift)).dirty = false;  // folio_clear_dirty
-    if (!arch::desc_young(pmd) && !arch::desc_dirty(pmd)) return;
-    const Desc old = pmdp_invalidate(mm, pmd_entry, haddr);
-    m_k.tables.set_pmd_at(pmd_entry, arch::desc_mkclean(arch::desc_mkold(old)));
-    tlb.tlb_flush_pmd_range(haddr, m_k.geo.pmd_size());
+    Rmap::Info& info = m_k.rmap.info(arch::desc_pfn(pmd, m_k.geo.page_shift));
+    info.dirty = false;  // folio_clear_dirty
+    if (arch::desc_young(pmd) || arch::desc_dirty(pmd)) {
+        const Desc old = pmdp_invalidate(mm, pmd_entry, haddr);
+        m_k.tables.set_pmd_at(pmd_entry, arch::desc_mkclean(arch::desc_mkold(old)));
+        tlb.tlb_flush_pmd_range(haddr, m_k.geo.pmd_size());
+    }
+    folio_mark_lazyfree(info);
 }
 
 void MmOps::pmdp_clear_flush_young(Mm& mm, std::uint64_t pmd_entry, std::uint64_t haddr) {

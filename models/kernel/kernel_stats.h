@@ -111,6 +111,8 @@ struct KernelStats {
     std::map<std::uint64_t, std::uint64_t> swap_in_by_size;   // folios read by do_swap_page, by size (swpin)
     std::uint64_t swap_out_fallback = 0;     // large folios split to swap out (swpout_fallback; every mTHP before v6.10)
     std::uint64_t swap_full = 0;             // folios reclaim left in memory: no free swap slots
+    std::uint64_t lazyfreed = 0;             // MADV_FREE'd base pages reclaim discarded (pglazyfreed)
+    std::uint64_t lazyfree_kept = 0;         // base pages of MADV_FREE'd folios written again, kept (swap-backed again)
     std::uint64_t cycles = 0;  // kernel time, all handlers
     // Faults and their folios by the kind of the faulting VMA (faults outside every VMA are in
     // none), indexed by VmaClass.

@@ -181,14 +181,19 @@ void MmOps::madvise_free_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::
             }
         }
         Rmap::Info& info = m_k.rmap.info(folio->head_pfn);
-        if (info.dirty) {
-            // A dirty folio (PG_dirty; swap cache is not modelled) keeps its dirty flag when
-            // others map it too: folio_mapcount != folio_nr_pages (!= 1 in v6.9).
-            if (!m_k.rmap.exclusive_to(folio->head_pfn, mm.id)) {
+        if (info.swapcache || info.dirty) {
+            // A folio in the swap cache or dirty (PG_dirty) is left alone when others map it
+            // too: folio_mapcount != folio_nr_pages (!= 1 in v6.9); and when it is in the swap
+            // cache and a swap entry still references its slots (folio_free_swap fails).
+            bool skip = !m_k.rmap.exclusive_to(folio->head_pfn, mm.id);
+            for (std::uint64_t i = 0; info.swapcache && !skip && i < folio->nr_pages(); ++i)
+                skip = m_k.swap.count(info.swap_offset + i) != 0;
+            if (skip) {
                 ++m_k.stats.madvise_free_skipped;
                 addr += std::uint64_t{nr} * page;
                 continue;
             }
+            if (info.swapcache) folio_free_swap(folio->head_pfn);
             info.dirty = false;  // folio_clear_dirty
         }
         // A clean folio is cleaned and aged in this process's page table even when another
@@ -205,9 +210,17 @@ void MmOps::madvise_free_pte_range(MmuGather& tlb, Mm& mm, const Vma& vma, std::
                 tlb.tlb_flush_pte_range(addr, page);
             }
         }
+        folio_mark_lazyfree(info);
         addr += std::uint64_t{nr} * page;
     }
     m_k.lazy.disable(lazy);
+}
+
+// folio_mark_lazyfree (mm/swap.c): an anonymous, swap-backed folio outside the swap cache
+// loses PG_swapbacked (lru_lazyfree, when the per-CPU batch drains: before any reclaim of
+// MADV_PAGEOUT, which drains first).
+void MmOps::folio_mark_lazyfree(Rmap::Info& info) {
+    if (info.anon && !info.pagecache && !info.swapcache) info.lazyfree = true;
 }
 
 int MmOps::madvise(Mm& mm, std::uint64_t addr, std::uint64_t len, Advice advice) {

@@ -191,6 +191,9 @@ void MmOps::migrate_folio_move(Mm& mm, MigrateFolio& m) {
     m_k.delay += cycles_to_time(m_k.config.costs.copy_per_4k * (bytes >> 12));
     const bool dirty = m_k.rmap.info(m.src.head_pfn).dirty;
     m_k.rmap.info(m.dst.head_pfn).dirty = dirty;
+    // folio_migrate_mapping sets PG_swapbacked only where the source had it: a lazyfree
+    // folio stays lazyfree.
+    m_k.rmap.info(m.dst.head_pfn).lazyfree = m_k.rmap.info(m.src.head_pfn).lazyfree;
     if (m.mapped) {
         if (m.pmd_entry != 0) remove_migration_pmd(mm, m);
         else remove_migration_ptes(mm, m);

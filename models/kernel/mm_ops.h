@@ -205,6 +205,8 @@ private:
     void shrink_folio(Mm& mm, const Vma& vma, std::vector<ReclaimFolio>& list, std::size_t index, TlbUnmapBatch& batch);
     void split_reclaim_folio(Mm& mm, const Vma& vma, ReclaimFolio& r);
     void try_to_unmap_one(Mm& mm, ReclaimFolio& r, TlbUnmapBatch& batch);
+    // A lazyfree (MADV_FREE'd) folio in shrink_folio_list: discarded, or kept when written again.
+    void shrink_lazyfree_folio(Mm& mm, const Vma& vma, ReclaimFolio& r, TlbUnmapBatch& batch);
     void try_to_unmap_flush(Mm& mm, TlbUnmapBatch& batch);
     // The clear of one entry that reclaim, migration and a split's unmap make
     // (try_to_unmap_one, try_to_migrate_one): ptep_get_and_clear and set_tlb_ubc_flush_pending
@@ -233,6 +235,7 @@ private:
                          unsigned cp_flags);
     void copy_huge_pmd(Mm& dst, std::uint64_t pmd_entry, std::uint64_t haddr);
     void madvise_free_huge_pmd(MmuGather& tlb, Mm& mm, std::uint64_t pmd_entry, std::uint64_t haddr);
+    void folio_mark_lazyfree(Rmap::Info& info);
     void pmdp_clear_flush_young(Mm& mm, std::uint64_t pmd_entry, std::uint64_t haddr);
     // flush_tlb_batched_pending.
     void flush_tlb_batched_pending(Mm& mm);

@@ -18,6 +18,9 @@ public:
         bool swapcache = false;                  // held by the swap cache (PG_swapcache)
         std::uint64_t swap_offset = 0;           // its first slot, when in the swap cache
         bool dirty = false;                      // PG_dirty (not the PTE dirty bits)
+        // !PG_swapbacked of an anonymous folio: MADV_FREE made it lazyfree (folio_mark_lazyfree),
+        // so reclaim discards it instead of swapping it, unless it was written again.
+        bool lazyfree = false;
         std::map<unsigned, std::uint64_t> maps;  // mm id -> mapped PTEs (or PMD pages)
         std::uint64_t total() const {
             std::uint64_t n = 0;

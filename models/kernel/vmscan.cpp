@@ -24,7 +24,8 @@
 // The swap device is written synchronously (zram, or a disk whose write-out completes before
 // the folio is looked at again), so each folio leaves the swap cache and is freed in the same
 // pass, as pageout's PAGE_SUCCESS path does for a synchronous write. Lazyfree (MADV_FREE'd)
-// folios are swapped like any other here: the model keeps no lazyfree state.
+// folios are not swapped: reclaim discards them, or keeps those written again
+// (shrink_lazyfree_folio).
 #include <algorithm>
 
 #include "models/common/cycles.h"
@@ -169,6 +170,11 @@ void MmOps::shrink_folio(Mm& mm, const Vma& vma, std::vector<ReclaimFolio>& list
     const Folio folio = r.folio;
     Rmap::Info& info = m_k.rmap.info(folio.head_pfn);
     const unsigned pmd_order = m_k.geo.pmd_order();
+    // "Lazyfree folio could be freed directly": no swap space for it (folio_test_swapbacked).
+    if (info.lazyfree) {
+        shrink_lazyfree_folio(mm, vma, list[index], batch);
+        return;
+    }
     if (!info.swapcache) {
         if (!m_k.swap.enabled()) {
             ++m_k.stats.swap_full;  // no swap: anonymous memory stays (activate_locked)
@@ -270,6 +276,106 @@ void MmOps::try_to_unmap_one(Mm& mm, ReclaimFolio& r, TlbUnmapBatch& batch) {
     if (left != nullptr && left->total() != 0)
         throw KernelError("swap-out left " + std::to_string(left->total()) + " mappings of the folio at PFN " +
                           std::to_string(r.folio.head_pfn) + " it isolated as mapped by the calling process alone (a model error)");
+}
+
+// A lazyfree folio in shrink_folio_list (mm/vmscan.c) and try_to_unmap_one (mm/rmap.c, the
+// "MADV_FREE page check"), as in v6.12: no swap slot is allocated; each entry is cleared (the
+// first clear of a folded block unfolds it, gathering the block's dirty bits into every entry)
+// and, while the folio is clean (PG_dirty, set from a dirty entry: folio_mark_dirty), left
+// none and dropped from the rmap (goto discard). The first dirty entry (the folio was written
+// after MADV_FREE) is put back with set_pte_at, the folio becomes swap-backed again
+// (folio_set_swapbacked) and the walk stops (walk_abort): the folio stays mapped and is
+// activated, and a later reclaim swaps it. A folio left with no mapping is freed (PGLAZYFREED).
+// A PMD-mapped folio is discarded whole from v6.11 (unmap_huge_pmd_locked ->
+// __discard_anon_folio_pmd_locked, "mm/vmscan: avoid split lazyfree THP during
+// shrink_folio_list()") when neither the folio nor the PMD is dirty; otherwise, and before
+// v6.11, TTU_SPLIT_HUGE_PMD splits the PMD and its entries go as above. From v6.15 ("mm:
+// support batched unmap for lazyfree large folios during reclamation"; folio_unmap_pte_batch
+// as "mm/rmap: fix potential out-of-bounds page table access during batched unmap" left it) a
+// run of a large folio's entries within one PTE table and VMA is cleared in one batch
+// (get_and_clear_full_ptes, one ranged flush) and put back with one set_ptes.
+void MmOps::shrink_lazyfree_folio(Mm& mm, const Vma& vma, ReclaimFolio& r, TlbUnmapBatch& batch) {
+    const Folio folio = r.folio;
+    const std::uint64_t page = m_k.geo.page_size();
+    Rmap::Info& info = m_k.rmap.info(folio.head_pfn);
+    if (r.pmd_entry != 0) {
+        const Desc pmd = m_k.tables.pmd_read(r.pmd_entry);
+        if (m_k.config.version.at_least(6, 11) && !info.dirty && !arch::desc_dirty(pmd)) {
+            // pmdp_huge_clear_flush, folio_remove_rmap_pmd, zap_deposited_table, folio_put.
+            (void)m_k.tables.pmdp_huge_get_and_clear(r.pmd_entry);
+            flush_pmd_tlb_range(mm, r.fstart);
+            m_pages.folio_remove_rmap_ptes(folio.head_pfn, mm.id, folio.nr_pages());
+            const auto it = mm.deposited.find(r.fstart);
+            if (it != mm.deposited.end()) {
+                m_k.tables.pte_free(it->second);
+                mm.deposited.erase(it);
+            }
+            m_k.stats.lazyfreed += folio.nr_pages();
+            m_pages.free(folio);
+            return;
+        }
+        split_huge_pmd(mm, vma, r.pmd_entry, r.fstart);
+        r.table = pte_table_of(mm, r.fstart);
+        r.pmd_entry = 0;
+    }
+    const bool defer = m_k.flush.arch_tlbbatch_should_defer();
+    const bool batched = m_k.config.version.at_least(6, 15);
+    for (std::uint64_t i = 0; i < folio.nr_pages();) {
+        const std::uint64_t addr = r.fstart + i * page;
+        const std::uint64_t pfn = folio.head_pfn + i;
+        const Vma* v = mm.find_vma(addr);
+        const std::uint64_t ptep = m_k.tables.pte_offset(r.table, addr);
+        const Desc cur = v != nullptr && v->anonymous() ? m_k.pgtable.ptep_get(ptep) : 0;  // check_pte
+        if (!pte_present(cur) || arch::desc_pfn(cur, m_k.geo.page_shift) != pfn) {
+            ++i;
+            continue;
+        }
+        unsigned nr = 1;
+        if (batched && folio.order > 0) {
+            // folio_unmap_pte_batch: the run of the folio's entries from this one, within one
+            // page table and the VMA (folio_pte_batch, dirty ignored).
+            const std::uint64_t end = m_k.geo.pmd_addr_end(addr, v->end);
+            nr = folio_pte_batch(folio, ptep, cur, static_cast<unsigned>((end - addr) / page), 0);
+        }
+        Desc old = 0;
+        if (nr > 1) {
+            old = m_k.pgtable.get_and_clear_full_ptes(mm, addr, ptep, nr);
+            const std::uint64_t end = addr + std::uint64_t{nr} * page;
+            if (defer) {
+                // set_tlb_ubc_flush_pending over the range: arch_tlbbatch_add_pending ->
+                // __flush_tlb_range_nosync(start, end, PAGE_SIZE, last level, level 3).
+                if (arch::desc_valid(old)) {
+                    m_k.flush.flush_tlb_range(mm, addr, end, page, TlbFlush::RangeFlags{true, 3, false, false});
+                    batch.flush_required = true;
+                    if (arch::desc_dirty(old)) batch.writable = true;
+                    mm.tlb_flush_batched = true;
+                }
+            } else if (arch::desc_valid(old)) {
+                m_k.flush.flush_tlb_range(mm, addr, end, page, false, 0);
+            }
+        } else if (defer) {
+            old = clear_and_flush_deferred(mm, addr, ptep, batch);
+        } else if (batched) {
+            old = m_k.pgtable.ptep_get_and_clear(mm, addr, ptep);
+            if (arch::desc_valid(old)) m_k.flush.flush_tlb_range(mm, addr, addr + page, page, false, 0);
+        } else {
+            old = m_k.pgtable.ptep_clear_flush(mm, addr, ptep);
+        }
+        if (arch::desc_dirty(old)) info.dirty = true;  // folio_mark_dirty
+        if (info.dirty) {
+            // Written again since MADV_FREE: remapped, swap-backed again, walk_abort.
+            m_k.pgtable.set_ptes(mm, addr, ptep, old, nr);
+            info.lazyfree = false;
+            m_k.stats.lazyfree_kept += folio.nr_pages();
+            return;
+        }
+        m_k.rmap.remove(folio.head_pfn, mm.id, nr);  // discard: folio_remove_rmap_ptes
+        i += nr;
+    }
+    const Rmap::Info* left = m_k.rmap.find(folio.head_pfn);
+    if (left != nullptr && left->total() != 0) return;  // mapped elsewhere too: activate_locked
+    m_k.stats.lazyfreed += folio.nr_pages();
+    m_pages.free(folio);
 }
 
 }  // namespace mmusim::kernel

@@ -18,11 +18,13 @@ def num(tok):
 
 def parse_plan(text):
     """The parts of a guest plan (interface.md section 1) the host needs: regions,
-    checkpoints, and the stops they make (one per live process, in pid order)."""
+    checkpoints, the stops they make (one per live process, in pid order), and the swap
+    device (a line "swap zram SIZE": ("zram", SIZE); None without one)."""
     lines = [l.rstrip("\n") for l in text.splitlines() if l.strip()]
     if not lines or lines[0].split()[:1] != ["mmusim-guest-plan"]:
         raise PlanError("not a guest plan: the first line is not 'mmusim-guest-plan N'")
     regions, checkpoints, stops, sysfs = [], [], [], []
+    swap = None
     live = {0}
     ended = False
     for n, line in enumerate(lines[1:], 2):
@@ -30,6 +32,8 @@ def parse_plan(text):
         try:
             if t[0] == "sysfs":
                 sysfs.append((t[1], " ".join(t[2:])))
+            elif t[0] == "swap":
+                swap = (t[1], num(t[2]))
             elif t[0] == "region":
                 regions.append((t[1], num(t[2]), num(t[3])))
             elif t[0] == "op":
@@ -49,7 +53,7 @@ def parse_plan(text):
             raise PlanError("plan line %d: %r: %s" % (n, line, e))
     if not ended:
         raise PlanError("the plan has no 'end' line")
-    return {"regions": regions, "checkpoints": checkpoints, "stops": stops, "sysfs": sysfs}
+    return {"regions": regions, "checkpoints": checkpoints, "stops": stops, "sysfs": sysfs, "swap": swap}
 
 
 def region_of(regions, va):
@@ -90,6 +94,17 @@ def linux_states(raw, plan, types=pt.DEFAULT_SWAP_TYPES, kernel_version=None):
         cp["processes"].append({"id": stop["process"], "cookie": stop.get("cookie"), "pages": pages})
     return {"schema": "mmusim-linux-checkpoints/1", "kernel_version": kernel_version,
             "page_size": pt.PAGE_SIZE, "checkpoints": [cps[i] for i in order]}
+
+
+def swap_warning(plan, linux):
+    """A warning when the plan pages out (it has a swap line) and Linux wrote no page to swap
+    by its last checkpoint (vmstat/pswpout, counted from the plan's start): the pageouts
+    then met only folios that others map, or the swap device did not work."""
+    if not plan.get("swap") or not linux.get("checkpoints"):
+        return None
+    if linux["checkpoints"][-1].get("counters", {}).get("vmstat/pswpout") != 0:
+        return None
+    return "the plan pages out, yet Linux wrote no page to swap (vmstat/pswpout is 0 at the last checkpoint)"
 
 
 def norm(st):

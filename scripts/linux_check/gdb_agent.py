@@ -136,13 +136,24 @@ def main():
         gdb.execute("break *0x%x" % done, to_string=True)
         event("connected", checkpoint_hook=hx(ck), done_hook=hx(done))
         t_start = time.monotonic()
+        # (index, process, cookie) of the stops reported. Each process reports a checkpoint
+        # once, yet a breakpoint stop was seen reported twice for one call of the hook (the
+        # same process and checkpoint, 2 ms apart, under QEMU's TCG): a repeat is skipped.
+        seen = set()
         while True:
             t_cont = time.monotonic()
             gdb.execute("continue", to_string=True)
             t_stop = time.monotonic()
             pc = reg("pc")
             if pc == ck:
-                rec = checkpoint(reg("x0"))
+                x0 = reg("x0")
+                _, index, process, cookie = struct.unpack("<QIIQ", read(x0, 24))
+                if (index, process, cookie) in seen:
+                    sys.stderr.write("mmusim-agent: checkpoint %d of process %d stopped again; skipped\n"
+                                     % (index, process))
+                    continue
+                seen.add((index, process, cookie))
+                rec = checkpoint(x0)
                 rec["run_seconds"] = round(t_stop - t_cont, 3)
                 result["stops"].append(rec)
                 save()

@@ -790,6 +790,53 @@ static void parse_sysfs(const struct token *t, unsigned n)
 	s->value = t[2].s; /* the last token: NUL-terminated with its line */
 }
 
+/* ---- Swap: a plan's line "swap zram SIZE" ----
+ *
+ * A plan that pages out (madvise pageout) swaps to a zram device of SIZE bytes, set up before
+ * the plan as the sysfs lines are (so nothing of it is counted in the plan's faults or
+ * counters): the modules of /lib/modules/order are loaded in that order with finit_module
+ * (the host puts zram and what it depends on there, decompressed; a kernel with zram built in
+ * needs none), devtmpfs is mounted on /dev (the console, opened before, stays open), zram0
+ * gets its disk size with the driver's default compressor (Debian's 6.12 zram has no lzo
+ * backend), page 0 gets a swap header (mkswap's format: version 1, last_page, magic
+ * "SWAPSPACE2" at the page's end), and swapon(2) enables it with flags 0. zswap is turned off,
+ * so that swapped folios go to the device. Any failure is fatal. */
+
+#define MODULES_ORDER "/lib/modules/order"
+#define ZRAM_SYS "/sys/block/zram0"
+#define ZRAM_DEV "/dev/zram0"
+#define ZSWAP_ENABLED "/sys/module/zswap/parameters/enabled"
+
+static struct {
+	bool wanted;
+	uint64_t bytes;
+} swap_plan;
+
+/* The /proc/vmstat lines that show swapping, among the counters (not compared with the model's:
+ * they tell whether pageout and swap-in happened): pswpin, pswpout, pgmajfault. */
+static bool is_swap_vmstat(const char *line, size_t n)
+{
+	static const char *const names[] = {"pswpin", "pswpout", "pgmajfault"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (n == strlen(names[i]) && strncmp(line, names[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* swap zram SIZE */
+static void parse_swap(const struct token *t, unsigned n)
+{
+	if (n != 3 || !tok_is(t[1], "zram"))
+		plan_error("a swap line is: swap zram SIZE");
+	if (swap_plan.wanted)
+		plan_error("a second swap line");
+	uint64_t size = tok_u64(t[2], "swap size");
+	if (size % PAGE || size / PAGE < 2 || size / PAGE - 1 > UINT32_MAX)
+		plan_error("the swap size must be a multiple of 4096, of 2 to 2^32 pages");
+	swap_plan.wanted = true;
+	swap_plan.bytes = size;
+}
+
 enum section { SEC_HEADER, SEC_SYSFS, SEC_REGION, SEC_PROGRAM, SEC_END };
 
 static void parse_line(const char *text, enum section *section)
@@ -806,6 +853,10 @@ static void parse_line(const char *text, enum section *section)
 		if (*section != SEC_SYSFS)
 			plan_error("sysfs lines come before the region and program lines");
 		parse_sysfs(t, n);
+	} else if (tok_is(t[0], "swap")) {
+		if (*section != SEC_SYSFS)
+			plan_error("the swap line comes before the region and program lines");
+		parse_swap(t, n);
 	} else if (tok_is(t[0], "region")) {
 		if (*section > SEC_REGION)
 			plan_error("region lines come before the program lines");
@@ -1121,7 +1172,8 @@ static void find_vmstat_sources(void)
 	read_text_file("/proc/vmstat", vmstat_text, sizeof vmstat_text);
 	for (const char *line = vmstat_text; *line;) {
 		size_t n = strcspn(line, " \n");
-		if ((n > 4 && strncmp(line, "thp_", 4) == 0) || (n == 7 && strncmp(line, "pgfault", 7) == 0))
+		if ((n > 4 && strncmp(line, "thp_", 4) == 0) || (n == 7 && strncmp(line, "pgfault", 7) == 0) ||
+		    is_swap_vmstat(line, n))
 			add_source("", "vmstat/%.*s", (int)n, line);
 		const char *nl = strchr(line, '\n');
 		line = nl ? nl + 1 : line + strlen(line);
@@ -1735,6 +1787,109 @@ static void apply_sysfs_lines(void)
 	}
 }
 
+/* ---- Setting up the swap device (see "Swap" above) ---- */
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void write_sys_file(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t n = strlen(value);
+	if (fd < 0 || write(fd, value, n) != (ssize_t)n)
+		fatal("swap: cannot write \"%s\" to %s: %s", value, path, errno_name(errno));
+	close(fd);
+}
+
+/* The modules listed in /lib/modules/order, loaded in that order (none when the file is
+ * absent). A module already there (EEXIST) is fine. Returns how many were listed. */
+static unsigned load_guest_modules(void)
+{
+	static char order[4096];
+	if (access(MODULES_ORDER, F_OK) != 0)
+		return 0;
+	read_text_file(MODULES_ORDER, order, sizeof order);
+	unsigned count = 0;
+	for (char *name = order; *name;) {
+		char *nl = strchr(name, '\n');
+		if (nl)
+			*nl = '\0';
+		if (*name) {
+			char path[320];
+			snprintf(path, sizeof path, "/lib/modules/%.300s", name);
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				fatal("swap: cannot open the module %s: %s", path, errno_name(errno));
+			if (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST)
+				fatal("swap: cannot load the module %s (finit_module): %s", path, errno_name(errno));
+			close(fd);
+			count++;
+		}
+		name = nl ? nl + 1 : name + strlen(name);
+	}
+	return count;
+}
+
+/* The bracketed name of a sysfs choice list ("lzo [lz4] zstd" -> "lz4"), into out. */
+static void chosen_name(const char *list, char *out, size_t size)
+{
+	const char *a = strchr(list, '['), *b = a ? strchr(a, ']') : NULL;
+	if (!a || !b)
+		snprintf(out, size, "?");
+	else
+		snprintf(out, size, "%.*s", (int)(b - a - 1), a + 1);
+}
+
+static void setup_swap(void)
+{
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	unsigned nmodules = load_guest_modules();
+	if (access(ZRAM_SYS, F_OK) != 0)
+		fatal("swap: the plan pages out to zram, and this kernel has no zram device (%s does not exist): %s",
+		      ZRAM_SYS,
+		      nmodules ? "the modules of " MODULES_ORDER " loaded, but made none"
+			       : "zram is not built in (CONFIG_ZRAM=y), and the initramfs has no modules "
+				 "(linux-check adds Debian's zram module for its own kernel only)");
+	if (access(ZSWAP_ENABLED, F_OK) == 0)
+		write_sys_file(ZSWAP_ENABLED, "N\n");
+	if (access(ZRAM_DEV, F_OK) != 0)
+		mount_filesystem("devtmpfs", "/dev");
+	if (access(ZRAM_DEV, F_OK) != 0)
+		fatal("swap: %s does not exist, with devtmpfs mounted on /dev", ZRAM_DEV);
+
+	static char text[256];
+	char comp[64], value[32];
+	read_text_file(ZRAM_SYS "/comp_algorithm", text, sizeof text);
+	chosen_name(text, comp, sizeof comp);
+	snprintf(value, sizeof value, "%" PRIu64 "\n", swap_plan.bytes);
+	write_sys_file(ZRAM_SYS "/disksize", value);
+
+	/* mkswap's header (include/linux/swap.h union swap_header): bootbits[1024], then version,
+	 * last_page, nr_badpages (u32 each), uuid[16], volume_name[16]; the magic ends the page. */
+	static uint8_t header[PAGE] __attribute__((aligned(PAGE)));
+	memset(header, 0, sizeof header);
+	uint32_t info[3] = {1, (uint32_t)(swap_plan.bytes / PAGE - 1), 0};
+	memcpy(header + 1024, info, sizeof info);
+	memcpy(header + PAGE - 10, "SWAPSPACE2", 10);
+	int fd = open(ZRAM_DEV, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fatal("swap: cannot open %s: %s", ZRAM_DEV, errno_name(errno));
+	ssize_t w = pwrite(fd, header, sizeof header, 0);
+	if (w != (ssize_t)sizeof header || fsync(fd) != 0)
+		fatal("swap: cannot write the swap header to %s: %s", ZRAM_DEV,
+		      w < 0 || w == (ssize_t)sizeof header ? errno_name(errno) : "short write");
+	close(fd);
+	if (syscall(SYS_swapon, ZRAM_DEV, 0) != 0)
+		fatal("swap: swapon %s: %s", ZRAM_DEV, errno_name(errno));
+	say("swap: %s of 0x%" PRIx64 " bytes (%s) on, %u modules loaded, in %.3f s", ZRAM_DEV, swap_plan.bytes, comp,
+	    nmodules, seconds_since(&t0));
+}
+
 /* Everything the plan needs, made before it starts; then the guest's memory is locked. */
 static void prepare(bool write_sysfs)
 {
@@ -1764,6 +1919,8 @@ static void prepare(bool write_sysfs)
 	keep_guest_memory_small();
 	if (write_sysfs)
 		apply_sysfs_lines();
+	if (swap_plan.wanted && init_mode)
+		setup_swap();
 	find_thp_stat_sources();
 	find_vmstat_sources();
 	touch_stack_area();

@@ -1,12 +1,14 @@
 """A deterministic initramfs (newc cpio) written in pure Python, no privileges needed.
 
 The archive holds /dev, /dev/console (char 5:1), /proc, /sys, /init (the guest program)
-and /plan. Every entry has mtime 0, uid/gid 0 and a fixed inode number, so the same inputs
+and /plan; with kernel modules, also /lib/modules/NAME.ko for each and /lib/modules/order,
+their file names one a line in the order the guest loads them. Every entry has mtime 0, uid/gid 0 and a fixed inode number, so the same inputs
 give the same bytes.
 """
 
 import gzip
 import io
+import os
 import stat
 
 NEWC_MAGIC = b"070701"
@@ -36,8 +38,13 @@ def build(entries):
     return buf.getvalue()
 
 
-def guest_entries(init_bytes, plan_bytes):
-    return [
+MODULES_DIR = "lib/modules"
+MODULES_ORDER = MODULES_DIR + "/order"
+
+
+def guest_entries(init_bytes, plan_bytes, modules=()):
+    """modules: [(file name, bytes)] in load order."""
+    out = [
         ("dev", stat.S_IFDIR | 0o755, b"", (0, 0)),
         ("dev/console", stat.S_IFCHR | 0o600, b"", (5, 1)),
         ("proc", stat.S_IFDIR | 0o755, b"", (0, 0)),
@@ -45,15 +52,29 @@ def guest_entries(init_bytes, plan_bytes):
         ("init", stat.S_IFREG | 0o755, init_bytes, (0, 0)),
         ("plan", stat.S_IFREG | 0o644, plan_bytes, (0, 0)),
     ]
+    if modules:
+        names = [n for n, _ in modules]
+        if len(set(names)) != len(names) or any("/" in n or "\n" in n or not n for n in names):
+            raise ValueError("module file names must be distinct, without / or newlines: %r" % names)
+        out += [("lib", stat.S_IFDIR | 0o755, b"", (0, 0)),
+                (MODULES_DIR, stat.S_IFDIR | 0o755, b"", (0, 0))]
+        out += [("%s/%s" % (MODULES_DIR, n), stat.S_IFREG | 0o644, data, (0, 0)) for n, data in modules]
+        out.append((MODULES_ORDER, stat.S_IFREG | 0o644, "".join(n + "\n" for n in names).encode(), (0, 0)))
+    return out
 
 
-def write(path, init_path, plan_path, compress=False):
-    """Writes the initramfs of the guest program init_path and the plan plan_path."""
+def write(path, init_path, plan_path, compress=False, modules=()):
+    """Writes the initramfs of the guest program init_path and the plan plan_path, with the
+    kernel modules at the paths `modules` (loaded in that order)."""
     with open(init_path, "rb") as f:
         init_bytes = f.read()
     with open(plan_path, "rb") as f:
         plan_bytes = f.read()
-    data = build(guest_entries(init_bytes, plan_bytes))
+    mods = []
+    for m in modules:
+        with open(m, "rb") as f:
+            mods.append((os.path.basename(m), f.read()))
+    data = build(guest_entries(init_bytes, plan_bytes, mods))
     if compress:
         data = gzip.compress(data, compresslevel=6, mtime=0)
     with open(path, "wb") as f:

@@ -9,11 +9,19 @@ boot/vmlinuz-* (an uncompressed, or gzip'd, Image) and boot/config-* are kept in
 and reused without network afterwards. The package lists are refreshed when older than a
 day; when that fails (offline), the newest cached kernel is used.
 The archive is the one the host's apt uses (or $MMUSIM_DEBIAN_MIRROR).
+
+The guest also needs a few of the package's modules (GUEST_MODULES: zram, for plans that page
+out to swap), with the modules they depend on. They are kept decompressed (Python's lzma reads
+the .ko.xz) in the same folder, under modules/, listed in load order in kernel.json; the other
+4000-odd modules are never written out. The package has no modules.dep (Debian's postinst runs
+depmod): a module's dependencies are the "depends=" field of its .modinfo section. A kernel
+cached before modules were kept gets them on first need, from the same package downloaded again.
 """
 
 import glob
 import gzip
 import json
+import lzma
 import os
 import re
 import shutil
@@ -27,6 +35,8 @@ KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 METAPACKAGE = "linux-image-arm64"
 LIST_MAX_AGE = 24 * 3600
 REQUIRED_OPTIONS = ("CONFIG_ARM64_CONTPTE", "CONFIG_TRANSPARENT_HUGEPAGE")
+# The modules a plan may need, by the option that builds them: zram, for a plan's swap line.
+GUEST_MODULES = {"zram": "CONFIG_ZRAM"}
 
 
 class KernelError(Exception):
@@ -34,12 +44,16 @@ class KernelError(Exception):
 
 
 class Kernel:
-    def __init__(self, image, version, config_path=None, package=None, source=""):
+    def __init__(self, image, version, config_path=None, package=None, source="", modules=None, cache_dir=None):
         self.image = image              # the Image file QEMU boots
         self.version = version          # "6.12.95+deb12-arm64" or "6.12.95"
         self.config_path = config_path  # the kernel's config, when known
         self.package = package          # "linux-image-..._6.12.95-1~bpo12+1", when from Debian
         self.source = source            # a few words on where it came from
+        # {module name: [its .ko files, dependencies first]} of GUEST_MODULES, paths absolute;
+        # None when this kernel's modules were never extracted (or it has none: --kernel)
+        self.modules = modules
+        self.cache_dir = cache_dir      # the cache folder of a Debian kernel
 
     @property
     def major_minor(self):
@@ -54,6 +68,36 @@ class Kernel:
         from pagetable import parse_kernel_config
         with open(self.config_path, encoding="utf-8", errors="replace") as f:
             return parse_kernel_config(f.read())
+
+    def guest_modules(self, names, log=None):
+        """The .ko files the guest loads, in order, for the modules `names` (keys of
+        GUEST_MODULES): none for one built in (CONFIG_X=y). Raises KernelError when a module
+        is needed and linux-check has no file for it. With no config (a --kernel Image
+        without one) nothing is known: [] for the guest to find out."""
+        cfg = self.config()
+        out = []
+        for name in names:
+            option = GUEST_MODULES.get(name)
+            if option is None:
+                raise KernelError("linux-check knows no module %s (only %s)" % (name, ", ".join(GUEST_MODULES)))
+            value = cfg.get(option, "n") if cfg is not None else None
+            if value == "y":
+                continue
+            if value not in ("m", None):
+                raise KernelError("the kernel %s has no %s driver (%s is not set in %s)" % (
+                    self.version, name, option, self.config_path))
+            if self.modules is None and self.package and self.cache_dir:
+                self.modules = debian_modules(self, log)
+            files = (self.modules or {}).get(name)
+            if files is None:
+                if value is None:
+                    continue
+                raise KernelError("the kernel %s (%s) has %s=m, and linux-check has no modules for it: it takes "
+                                  "modules from the Debian package it downloads, not from beside an Image given "
+                                  "with --kernel. Build that kernel with %s=y, or leave --kernel out" % (
+                                      self.version, self.source, option, option))
+            out += [f for f in files if f not in out]
+        return out
 
     def check_config(self):
         """Problems with the kernel config (empty when fine or unknown)."""
@@ -222,6 +266,18 @@ def from_path(path):
     return Kernel(os.path.abspath(path), version, cfg, source="given with --kernel")
 
 
+def _modules_of(d, m):
+    """The modules recorded in a cached kernel's kernel.json, with absolute paths (None when
+    its modules were never extracted, or not those of GUEST_MODULES)."""
+    mods = m.get("modules")
+    if not isinstance(mods, dict) or any(n not in mods for n in GUEST_MODULES):
+        return None
+    out = {n: [os.path.join(d, "modules", f) for f in files] for n, files in mods.items()}
+    if not all(os.path.isfile(f) for files in out.values() for f in files):
+        return None
+    return out
+
+
 def _cached_kernels(root):
     out = []
     for meta in glob.glob(os.path.join(root, "*", "kernel.json")):
@@ -233,36 +289,136 @@ def _cached_kernels(root):
             if os.path.isfile(img):
                 out.append((os.path.getmtime(meta), Kernel(img, m["version"],
                                                            os.path.join(d, m["config"]) if m.get("config") else None,
-                                                           m.get("package"), "cached in " + d)))
+                                                           m.get("package"), "cached in " + d,
+                                                           modules=_modules_of(d, m), cache_dir=d)))
         except (OSError, ValueError, KeyError):
             continue
     out.sort(key=lambda t: t[0])
     return [k for _, k in out]
 
 
-def _extract(deb, dest):
-    """boot/vmlinuz-* and boot/config-* of a kernel .deb into dest (dpkg-deb's data tar,
-    read as a stream: the modules are never written out)."""
+MODULE_RE = re.compile(r"^(?:usr/)?lib/modules/[^/]+/(?:.+/)?([^/]+)\.ko(\.xz|\.gz|\.zst)?$")
+
+
+def module_name(filename):
+    """A module's name from its file name: "lz4hc-compress.ko.xz" -> "lz4hc_compress"."""
+    return filename.split(".ko")[0].replace("-", "_")
+
+
+def decompress_module(data, suffix):
+    if suffix == ".xz":
+        return lzma.decompress(data)
+    if suffix == ".gz":
+        return gzip.decompress(data)
+    if suffix == ".zst":
+        raise KernelError("the package's modules are zstd-compressed, which Python cannot read without a "
+                          "package of its own")
+    return data
+
+
+def modinfo(ko):
+    """The .modinfo section of a module (an ELF64 little-endian relocatable file):
+    [(key, value)] in order."""
+    import struct
+    if ko[:4] != b"\x7fELF" or ko[4] != 2 or ko[5] != 1:
+        raise KernelError("not a 64-bit little-endian ELF module")
+    shoff, = struct.unpack_from("<Q", ko, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", ko, 0x3A)
+
+    def section(i):
+        name, _type, _flags, _addr, off, size = struct.unpack_from("<IIQQQQ", ko, shoff + i * shentsize)
+        return name, off, size
+
+    _, stroff, _ = section(shstrndx)
+    for i in range(shnum):
+        name, off, size = section(i)
+        end = ko.index(b"\0", stroff + name)
+        if ko[stroff + name:end] == b".modinfo":
+            out = []
+            for item in ko[off:off + size].split(b"\0"):
+                if b"=" in item:
+                    k, v = item.split(b"=", 1)
+                    out.append((k.decode(errors="replace"), v.decode(errors="replace")))
+            return out
+    return []
+
+
+def module_load_order(names, blobs):
+    """{name: [module names, dependencies first, the module last]} for names, from blobs
+    {module name: (file suffix, bytes)}; also returns {module name: decompressed .ko}."""
+    kos = {}
+    orders = {}
+
+    def ko_of(name, needed_by):
+        if name not in kos:
+            if name not in blobs:
+                raise KernelError("the package has no module %s%s" % (
+                    name, " (needed by %s)" % needed_by if needed_by else ""))
+            suffix, data = blobs[name]
+            kos[name] = decompress_module(data, suffix)
+        return kos[name]
+
+    for top in names:
+        order, seen = [], set()
+
+        def visit(name, needed_by, path):
+            if name in seen:
+                return
+            if name in path:
+                raise KernelError("modules %s depend on each other" % " -> ".join(path + [name]))
+            info = modinfo(ko_of(name, needed_by))
+            deps = [d for v in (v for k, v in info if k == "depends") for d in v.split(",") if d]
+            for d in deps:
+                visit(module_name(d), name, path + [name])
+            seen.add(name)
+            order.append(name)
+
+        visit(top, None, [])
+        orders[top] = order
+    return orders, kos
+
+
+def _extract(deb, dest, boot=True, modules=()):
+    """From a kernel .deb into dest: boot/vmlinuz-* and boot/config-* (when boot), and the
+    modules named (with what they depend on) as dest/modules/NAME.ko, decompressed. dpkg-deb's
+    data tar is read as a stream; the other modules are never written out. Returns
+    {"vmlinuz": (path, version), "config": (path, version), "modules": {name: [NAME.ko...]}}."""
     p = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     found = {}
+    blobs = {}
     with tarfile.open(fileobj=p.stdout, mode="r|") as tf:
         for member in tf:
+            if not member.isfile():
+                continue
             name = member.name.lstrip("./")
             m = re.match(r"^boot/(vmlinuz|config)-(.+)$", name)
-            if not m or not member.isfile():
+            if m and boot:
+                src = tf.extractfile(member)
+                out = os.path.join(dest, os.path.basename(name))
+                with open(out, "wb") as f:
+                    shutil.copyfileobj(src, f)
+                found[m.group(1)] = (out, m.group(2))
                 continue
-            src = tf.extractfile(member)
-            out = os.path.join(dest, os.path.basename(name))
-            with open(out, "wb") as f:
-                shutil.copyfileobj(src, f)
-            found[m.group(1)] = (out, m.group(2))
+            m = MODULE_RE.match(name)
+            if m and modules:
+                # every module is kept in memory (compressed) until the dependencies are known
+                blobs[module_name(m.group(1))] = (m.group(2) or "", tf.extractfile(member).read())
     p.stdout.close()
     err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
     if p.wait() != 0:
         raise KernelError("dpkg-deb --fsys-tarfile %s failed: %s" % (deb, err.strip()))
-    if "vmlinuz" not in found:
+    if boot and "vmlinuz" not in found:
         raise KernelError("%s has no boot/vmlinuz-*" % deb)
+    if modules:
+        orders, kos = module_load_order(modules, blobs)
+        mdir = os.path.join(dest, "modules")
+        os.makedirs(mdir, exist_ok=True)
+        for name in sorted({n for order in orders.values() for n in order}):
+            with open(os.path.join(mdir, name + ".ko"), "wb") as f:
+                f.write(kos[name])
+        found["modules"] = {top: [n + ".ko" for n in order] for top, order in orders.items()}
     return found
 
 
@@ -314,23 +470,20 @@ def debian_kernel(log=None):
     for k in cached:
         if k.package == pkgver:
             return k
-    archives = os.path.join(apt.root, "cache/archives")
-    debs = glob.glob(os.path.join(archives, "%s_*.deb" % pkg))
-    if not debs:
-        log("downloading %s %s (%s MB)" % (pkg, info["Version"], int(info.get("Size", "0")) >> 20))
-        r = apt.run(["apt-get", "download", "-q", "%s=%s" % (pkg, info["Version"])], cwd=archives)
-        debs = glob.glob(os.path.join(archives, "%s_*.deb" % pkg))
-        if r.returncode != 0 or not debs:
-            if cached:
-                log("apt-get download failed; using the cached kernel %s" % cached[-1].version)
-                return cached[-1]
-            raise _download_failed("apt-get download %s failed" % pkg,
-                                   (r.stderr or r.stdout).strip().splitlines()[-3:])
-    deb = sorted(debs)[-1]
+    try:
+        deb = _download(apt, pkg, info, log)
+    except KernelError as e:
+        if cached:
+            log("%s; using the cached kernel %s" % (e.args[0], cached[-1].version))
+            return cached[-1]
+        raise _download_failed(e.args[0], e.args[1] if len(e.args) > 1 else "")
     part = dest + ".part"
     shutil.rmtree(part, ignore_errors=True)
     os.makedirs(part)
-    found = _extract(deb, part)
+    t0 = time.monotonic()
+    found = _extract(deb, part, modules=tuple(GUEST_MODULES))
+    log("extracted the kernel and the modules %s in %.1f s" % (
+        ", ".join(sorted({f for fs in found["modules"].values() for f in fs})), time.monotonic() - t0))
     img, version = found["vmlinuz"]
     with open(img, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
@@ -342,15 +495,62 @@ def debian_kernel(log=None):
             shutil.copyfileobj(src, dst)
     cfg = found.get("config", (None,))[0]
     meta_out = {"package": pkgver, "version": version, "image": image_name,
-                "config": os.path.basename(cfg) if cfg else None, "deb": os.path.basename(deb)}
+                "config": os.path.basename(cfg) if cfg else None, "deb": os.path.basename(deb),
+                "modules": found["modules"]}
     with open(os.path.join(part, "kernel.json"), "w") as f:
         json.dump(meta_out, f, indent=1)
     shutil.rmtree(dest, ignore_errors=True)
     os.rename(part, dest)
-    os.remove(deb)  # 90 MB of modules: the two files kept are all linux-check needs
+    os.remove(deb)  # 90 MB of modules: the files kept are all linux-check needs
     return Kernel(os.path.join(dest, image_name), version,
                   os.path.join(dest, meta_out["config"]) if cfg else None, pkgver,
-                  "Debian %s %s" % (SUITE, pkgver))
+                  "Debian %s %s" % (SUITE, pkgver), modules=_modules_of(dest, meta_out), cache_dir=dest)
+
+
+def _download(apt, pkg, info, log):
+    """The package's .deb in the private apt's archives (downloaded unless already there).
+    Raises KernelError(message, apt's last lines)."""
+    archives = os.path.join(apt.root, "cache/archives")
+    debs = glob.glob(os.path.join(archives, "%s_%s_*.deb" % (pkg, info["Version"].replace(":", "%3a"))))
+    if not debs:
+        size = int(info.get("Size", "0")) >> 20
+        log("downloading %s %s%s" % (pkg, info["Version"], " (%d MB)" % size if size else ""))
+        r = apt.run(["apt-get", "download", "-q", "%s=%s" % (pkg, info["Version"])], cwd=archives)
+        debs = glob.glob(os.path.join(archives, "%s_*.deb" % pkg))
+        if r.returncode != 0 or not debs:
+            raise KernelError("apt-get download %s failed" % pkg, (r.stderr or r.stdout).strip().splitlines()[-3:])
+    return sorted(debs)[-1]
+
+
+def debian_modules(kern, log=None):
+    """The GUEST_MODULES of a Debian kernel cached before linux-check kept modules: its package
+    is downloaded again (the same version), the modules are extracted into its cache folder
+    and recorded in its kernel.json."""
+    log = log or (lambda msg: None)
+    pkg, _, version = kern.package.partition("_")
+    d = kern.cache_dir
+    apt = PrivateApt(os.path.join(cache_root(), "apt"), log=log)
+    apt.setup()
+    try:
+        deb = _download(apt, pkg, {"Version": version}, log)
+    except KernelError as e:
+        detail = " / ".join(l.strip() for l in (e.args[1] if len(e.args) > 1 else []) if l.strip())
+        raise KernelError("the modules %s of the cached kernel %s are not in %s, and %s%s; a plan that needs "
+                          "them needs the Debian archive once more" % (
+                              ", ".join(GUEST_MODULES), kern.version, d, e.args[0], " (%s)" % detail if detail else ""))
+    t0 = time.monotonic()
+    found = _extract(deb, d, boot=False, modules=tuple(GUEST_MODULES))
+    log("extracted the modules %s in %.1f s" % (
+        ", ".join(sorted({f for fs in found["modules"].values() for f in fs})), time.monotonic() - t0))
+    meta_path = os.path.join(d, "kernel.json")
+    with open(meta_path) as f:
+        meta = json.load(f)
+    meta["modules"] = found["modules"]
+    with open(meta_path + ".tmp", "w") as f:
+        json.dump(meta, f, indent=1)
+    os.replace(meta_path + ".tmp", meta_path)
+    os.remove(deb)
+    return _modules_of(d, meta)
 
 
 def get_kernel(path=None, log=None):

@@ -4,7 +4,8 @@
 // one 64K folio mapped by set_ptes(16), folded again (v6.13 on), or page by page before v6.13;
 // v6.9 splits before swap-out; REPEAT_TLBI CPUs flush at once (VALE1IS, VAE1IS from v6.15);
 // fork shares swap entries through the swap cache; munmap and MADV_FREE free the slots; no
-// swap, and no free run of slots for a large folio (swpout_fallback).
+// swap, and no free run of slots for a large folio (swpout_fallback); MADV_FREE'd (lazyfree)
+// folios are discarded, not swapped, unless written again (then kept, and swapped next time).
 #include "models/kernel/pte.h"
 #include "tests/kernel/scenario_fixture.h"
 
@@ -307,6 +308,99 @@ TEST_F(Swap, FileMappingsAreRefusedWithAClearError) {
         EXPECT_NE(std::string(e.what()).find("only private anonymous memory can be paged out"), std::string::npos) << e.what();
     }
     ends_mid_operation = true;
+}
+
+// MADV_FREE then MADV_PAGEOUT (checked against Linux 6.12 by configs/linux/swap_lazyfree.json):
+// a lazyfree folio gets no swap slot; try_to_unmap_one discards its clean entries.
+TEST_F(Swap, LazyfreeFolioIsDiscardedNotSwapped) {
+    folded_block(swapping("6.12"));
+    const std::uint64_t head = pfn(kBase);
+    ASSERT_EQ(madvise(kBase, kBlockSize, Advice::Free), 0);
+    ASSERT_EQ(pageout(kBase, kBlockSize), 0);
+    for (unsigned i = 0; i < 16; ++i) EXPECT_EQ(pte(kBase + i * kPage), 0u) << i;
+    EXPECT_FALSE(kernel->folios().folio_of(head).has_value());
+    EXPECT_EQ(stats().lazyfreed, 16u);
+    EXPECT_EQ(stats().lazyfree_kept, 0u);
+    EXPECT_EQ(stats().swap_pages_out, 0u);
+    EXPECT_EQ(slots_used(), 1u);  // the header slot only
+    // The next write faults in a new 64K folio, a read elsewhere maps the zero page.
+    EXPECT_STREQ(fault(kBase + 5 * kPage, arch::Access::Store), "anon_folio_large");
+    EXPECT_STREQ(fault(kBase + kBlockSize, arch::Access::Load), "anon_zero_page");
+}
+
+TEST_F(Swap, LazyfreeFolioWrittenAgainIsKeptAndSwappedNextTime) {
+    folded_block(swapping("6.12"));
+    const std::uint64_t head = pfn(kBase);
+    ASSERT_EQ(madvise(kBase, kBlockSize, Advice::Free), 0);
+    ASSERT_TRUE(block_folded());
+    ASSERT_EQ(translate(kBase + 7 * kPage, arch::Access::Store).fault, arch::FaultKind::None);  // DBM: no fault
+    ASSERT_EQ(pageout(kBase, kBlockSize), 0);
+    // The first clear unfolds the block, gathering the written page's dirty bit into every
+    // entry: the first entry is dirty, put back (not folded: one set_pte_at), and the walk
+    // stops. All 16 entries stay mapped, dirty; nothing is written to swap.
+    EXPECT_TRUE(block_unfolded());
+    for (unsigned i = 0; i < 16; ++i) {
+        EXPECT_EQ(pfn(kBase + i * kPage), head + i) << i;
+        EXPECT_TRUE(arch::desc_dirty(pte(kBase + i * kPage))) << i;
+    }
+    EXPECT_EQ(stats().swap_pages_out, 0u);
+    EXPECT_EQ(stats().lazyfreed, 0u);
+    EXPECT_EQ(stats().lazyfree_kept, 16u);
+    // Swap-backed again: the next pageout swaps it whole.
+    ASSERT_EQ(pageout(kBase, kBlockSize), 0);
+    for (unsigned i = 0; i < 16; ++i) EXPECT_TRUE(swapped(kBase + i * kPage)) << i;
+    EXPECT_EQ(at(stats().swap_out_by_size, kBlockSize), 1u);
+}
+
+TEST_F(Swap, From615AWrittenLazyfreeFolioIsPutBackInOneBatchAndStaysFolded) {
+    folded_block(swapping("6.15"));
+    ASSERT_EQ(madvise(kBase, kBlockSize, Advice::Free), 0);
+    ASSERT_EQ(translate(kBase + 7 * kPage, arch::Access::Store).fault, arch::FaultKind::None);
+    ASSERT_EQ(pageout(kBase, kBlockSize), 0);
+    // folio_unmap_pte_batch: the 16 entries cleared at once, put back with set_ptes(16).
+    EXPECT_TRUE(block_folded());
+    EXPECT_EQ(stats().lazyfree_kept, 16u);
+    EXPECT_EQ(stats().swap_pages_out, 0u);
+}
+
+TEST_F(Swap, LazyfreeOrderZeroPagesWrittenAgainAreKeptTheOthersDiscarded) {
+    KernelConfig c = swapping("6.12");
+    c.mthp_orders = {};
+    build(c);
+    ASSERT_EQ(mmap_anon(kBase, 2u << 20), 0);
+    for (unsigned i = 0; i < 4; ++i) ASSERT_STREQ(fault(kBase + i * kPage, arch::Access::Store), "anon_folio_order0") << i;
+    ASSERT_EQ(madvise(kBase, 4 * kPage, Advice::Free), 0);
+    ASSERT_EQ(translate(kBase + 2 * kPage, arch::Access::Store).fault, arch::FaultKind::None);
+    ASSERT_EQ(pageout(kBase, 4 * kPage), 0);
+    EXPECT_EQ(pte(kBase), 0u);
+    EXPECT_EQ(pte(kBase + kPage), 0u);
+    EXPECT_TRUE(arch::desc_dirty(pte(kBase + 2 * kPage)));
+    EXPECT_EQ(pte(kBase + 3 * kPage), 0u);
+    EXPECT_EQ(stats().lazyfreed, 3u);
+    EXPECT_EQ(stats().lazyfree_kept, 1u);
+}
+
+TEST_F(Swap, LazyfreePmdThpIsDiscardedWholeFrom611) {
+    for (const char* version : {"6.12", "6.10"}) {
+        KernelConfig c = swapping(version);
+        c.thp = KernelConfig::Thp::Always;
+        build(c);
+        ASSERT_EQ(mmap_anon(kBase, 2u << 20), 0);
+        ASSERT_STREQ(fault(kBase, arch::Access::Store), "anon_huge_pmd");
+        ASSERT_EQ(madvise(kBase, 2u << 20, Advice::Free), 0);
+        ASSERT_EQ(pageout(kBase, 2u << 20), 0);
+        EXPECT_EQ(stats().lazyfreed, 512u) << version;
+        EXPECT_EQ(stats().swap_pages_out, 0u) << version;
+        // v6.11 on: __discard_anon_folio_pmd_locked clears the PMD; before, the PMD is split
+        // (TTU_SPLIT_HUGE_PMD) and each entry discarded, leaving an empty PTE table.
+        const bool whole = std::string(version) == "6.12";
+        EXPECT_EQ(stats().huge_pmd_splits, whole ? 0u : 1u) << version;
+        EXPECT_EQ(pte_pa(kBase) == 0, whole) << version;
+        if (!whole) {
+            EXPECT_EQ(pte(kBase), 0u);
+        }
+        EXPECT_STREQ(fault(kBase, arch::Access::Load), whole ? "anon_huge_zero_page" : "anon_zero_page") << version;
+    }
 }
 
 }  // namespace

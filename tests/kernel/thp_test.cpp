@@ -109,6 +109,17 @@ TEST_F(KernelThp, ReadMapsTheHugeZeroFolioAndAWriteReplacesIt) {
     EXPECT_EQ(kernel->stats().thp_fault_alloc, 1u);
 }
 
+TEST_F(KernelThp, TheHugeZeroFolioPmdIsSpecialFromV618) {
+    // set_huge_zero_folio: pmd_mkhuge(mk_pmd()) before v6.18 (no PTE_SPECIAL, as Linux 6.12
+    // shows under linux-check), pmd_mkspecial from v6.18.
+    for (const char* version : {"6.12", "6.17", "6.18"}) {
+        build(thp(KernelConfig::Thp::Always, version));
+        ASSERT_EQ(mmap_anon(kBase, kPmd), 0);
+        ASSERT_STREQ(fault(kBase, arch::Access::Load), "anon_huge_zero_page") << version;
+        EXPECT_EQ(arch::desc_special(pmd()), std::string(version) == "6.18") << version;
+    }
+}
+
 TEST_F(KernelThp, SplittingTheHugeZeroFolioWritesZeroPagesOneByOne) {
     build(thp());
     ASSERT_EQ(mmap_anon(kBase, kPmd), 0);

@@ -281,6 +281,25 @@ malformed bad_header 1 'the plan must start with' $'mmusim-guest-plan 2\nend\n'
 malformed no_end 3 'the plan does not end with "end"' $'mmusim-guest-plan 1\nregion heap 0x200000000 0x4000\n'
 malformed bad_order 3 'sysfs lines come before' \
     $'mmusim-guest-plan 1\nregion heap 0x200000000 0x4000\nsysfs /sys/kernel/mm/transparent_hugepage/enabled never\nend\n'
+malformed bad_swap 2 "a swap line is: swap zram SIZE" $'mmusim-guest-plan 1\nswap disk 0x100000\nend\n'
+malformed bad_swap_size 2 "the swap size must be a multiple of 4096" $'mmusim-guest-plan 1\nswap zram 0x1001\nend\n'
+malformed swap_twice 3 "a second swap line" $'mmusim-guest-plan 1\nswap zram 0x100000\nswap zram 0x100000\nend\n'
+malformed swap_order 3 "the swap line comes before the region" \
+    $'mmusim-guest-plan 1\nregion heap 0x200000000 0x4000\nswap zram 0x100000\nend\n'
+# A swap line after the sysfs lines is read; a test run (not PID 1) sets up no swap device.
+cat >"$work/swapline.plan" <<EOF
+mmusim-guest-plan 1
+sysfs /sys/kernel/mm/transparent_hugepage/enabled never
+swap zram 0x40000000
+region heap $A 0x4000
+op 0 mmap $A 0x4000 rw private
+run 0 store 1 $A 0x1000 4
+checkpoint 0 after
+end
+EOF
+run swapline
+check "swapline: the plan runs: $(cat "$work/swapline.err")" ran_ok swapline
+check "swapline: the counters include vmstat/pswpout" grep -q '^counter vmstat/pswpout ' "$work/swapline.out"
 if [[ $(uname -m) != aarch64 ]]; then
     malformed ifetch_refused 3 "ifetch is only supported in the aarch64 build" \
         $'mmusim-guest-plan 1\nregion heap 0x200000000 0x4000\nrun 0 ifetch 4 0x200000000 0x0 1\nend\n'

@@ -5,9 +5,12 @@ Run: python3 tests/linux_check/test_host.py"""
 
 import copy
 import gzip
+import json
+import lzma
 import os
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -105,6 +108,177 @@ class InitramfsTest(Tmp):
 
 
 BANNER = b"Linux version 6.12.95+deb12-arm64 (debian-kernel@lists.debian.org) #1 SMP"
+
+
+class InitramfsModulesTest(Tmp):
+    def test_modules_and_their_order(self):
+        init = self.file("init", b"i")
+        plan = self.file("plan", b"p")
+        a = self.file("m/lz4_compress.ko", b"A" * 5)
+        z = self.file("m/zram.ko", b"ZZ")
+        arc = os.path.join(self.dir, "x.cpio")
+        initramfs.write(arc, init, plan, modules=[a, z])
+        with open(arc, "rb") as f:
+            got = initramfs.parse(f.read())
+        self.assertEqual([n for n, *_ in got], ["dev", "dev/console", "proc", "sys", "init", "plan", "lib", "lib/modules",
+                                                "lib/modules/lz4_compress.ko", "lib/modules/zram.ko",
+                                                "lib/modules/order"])
+        files = {n: (m, data) for n, m, _, data, _ in got}
+        self.assertEqual(files["lib/modules/zram.ko"], (stat.S_IFREG | 0o644, b"ZZ"))
+        self.assertEqual(files["lib/modules/lz4_compress.ko"][1], b"AAAAA")
+        self.assertEqual(files["lib/modules/order"][1], b"lz4_compress.ko\nzram.ko\n")
+        self.assertEqual(files["lib/modules"][0], stat.S_IFDIR | 0o755)
+        # without modules: the plain six entries
+        initramfs.write(arc, init, plan)
+        with open(arc, "rb") as f:
+            self.assertEqual(len(initramfs.parse(f.read())), 6)
+        with self.assertRaises(ValueError):
+            initramfs.guest_entries(b"", b"", [("a.ko", b""), ("a.ko", b"")])
+
+
+def fake_module(name, depends=""):
+    """A minimal ELF64 little-endian relocatable file with a .modinfo section."""
+    modinfo = b"license=GPL\0depends=%s\0name=%s\0" % (depends.encode(), name.encode())
+    shstr = b"\0.modinfo\0.shstrtab\0"
+    body = modinfo + shstr
+    shoff = 64 + len(body)
+    shoff += (8 - shoff % 8) % 8
+    ehdr = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    ehdr += struct.pack("<HHIQQQIHHHHHH", 1, 183, 1, 0, 0, shoff, 0, 64, 0, 0, 64, 3, 2)
+    data = ehdr + body + bytes(shoff - 64 - len(body))
+
+    def sh(name_off, off, size, typ):
+        return struct.pack("<IIQQQQIIQQ", name_off, typ, 0, 0, off, size, 0, 0, 1, 0)
+
+    data += sh(0, 0, 0, 0) + sh(1, 64, len(modinfo), 1) + sh(10, 64 + len(modinfo), len(shstr), 3)
+    return data
+
+
+def fake_kernel_deb(path, root, version="6.12.9-arm64", modules=None):
+    """A kernel .deb built with dpkg-deb: boot/vmlinuz-VERSION, boot/config-VERSION and the
+    modules {relative path under kernel/: bytes} (.ko.xz when the name says so)."""
+    tree = os.path.join(root, "tree")
+    os.makedirs(os.path.join(tree, "DEBIAN"))
+    with open(os.path.join(tree, "DEBIAN", "control"), "w") as f:
+        f.write("Package: linux-image-%s\nVersion: 6.12.9-1\nArchitecture: arm64\nMaintainer: x <x@example.org>\n"
+                "Description: test\n" % version)
+    os.makedirs(os.path.join(tree, "boot"))
+    with open(os.path.join(tree, "boot", "vmlinuz-" + version), "wb") as f:
+        f.write(BANNER)
+    with open(os.path.join(tree, "boot", "config-" + version), "wb") as f:
+        f.write(b"CONFIG_ARM64_CONTPTE=y\nCONFIG_TRANSPARENT_HUGEPAGE=y\nCONFIG_ZRAM=m\n")
+    for rel, data in (modules or {}).items():
+        out = os.path.join(tree, "lib", "modules", version, "kernel", rel)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out, "wb") as f:
+            f.write(lzma.compress(data) if rel.endswith(".xz") else data)
+    r = subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", tree, path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(r.stdout)
+    shutil.rmtree(tree)
+    return path
+
+
+ZRAM_MODULES = {
+    "drivers/block/zram/zram.ko.xz": fake_module("zram", "lz4_compress,lz4hc-compress"),
+    "lib/lz4/lz4_compress.ko.xz": fake_module("lz4_compress"),
+    "lib/lz4/lz4hc_compress.ko.xz": fake_module("lz4hc_compress", "lz4_compress"),
+    "fs/other/other.ko.xz": fake_module("other"),
+}
+
+
+class KernelModulesTest(Tmp):
+    def test_modinfo_and_load_order(self):
+        self.assertEqual(kernelmod.modinfo(fake_module("zram", "a,b"))[1], ("depends", "a,b"))
+        blobs = {kernelmod.module_name(os.path.basename(p)): (".xz", lzma.compress(d)) for p, d in ZRAM_MODULES.items()}
+        orders, kos = kernelmod.module_load_order(["zram"], blobs)
+        # dependencies first, each once ("lz4hc-compress" is the module lz4hc_compress)
+        self.assertEqual(orders, {"zram": ["lz4_compress", "lz4hc_compress", "zram"]})
+        self.assertEqual(kos["zram"], ZRAM_MODULES["drivers/block/zram/zram.ko.xz"])
+        self.assertNotIn("other", kos)
+        del blobs["lz4hc_compress"]
+        with self.assertRaisesRegex(kernelmod.KernelError, "no module lz4hc_compress .needed by zram."):
+            kernelmod.module_load_order(["zram"], blobs)
+        loop = {"a": ("", fake_module("a", "b")), "b": ("", fake_module("b", "a"))}
+        with self.assertRaisesRegex(kernelmod.KernelError, "depend on each other"):
+            kernelmod.module_load_order(["a"], loop)
+
+    def test_extract_keeps_only_the_modules_needed(self):
+        if shutil.which("dpkg-deb") is None:
+            self.skipTest("no dpkg-deb")
+        deb = fake_kernel_deb(os.path.join(self.dir, "k.deb"), self.dir, modules=ZRAM_MODULES)
+        dest = os.path.join(self.dir, "out")
+        os.makedirs(dest)
+        found = kernelmod._extract(deb, dest, modules=("zram",))
+        self.assertEqual(found["modules"], {"zram": ["lz4_compress.ko", "lz4hc_compress.ko", "zram.ko"]})
+        self.assertEqual(sorted(os.listdir(os.path.join(dest, "modules"))),
+                         ["lz4_compress.ko", "lz4hc_compress.ko", "zram.ko"])
+        with open(os.path.join(dest, "modules", "zram.ko"), "rb") as f:   # decompressed
+            self.assertEqual(f.read(), ZRAM_MODULES["drivers/block/zram/zram.ko.xz"])
+        self.assertEqual(found["vmlinuz"][1], "6.12.9-arm64")
+        # boot=False: the modules only
+        dest2 = os.path.join(self.dir, "out2")
+        os.makedirs(dest2)
+        found = kernelmod._extract(deb, dest2, boot=False, modules=("zram",))
+        self.assertNotIn("vmlinuz", found)
+        self.assertEqual(sorted(os.listdir(dest2)), ["modules"])
+
+    def kernel(self, config, modules=None, package=None, cache_dir=None):
+        cfg = self.file("k/config", config) if config is not None else None
+        return kernelmod.Kernel(self.file("k/Image", BANNER), "6.12.9-arm64", cfg, package, "test",
+                                modules=modules, cache_dir=cache_dir)
+
+    def test_guest_modules(self):
+        self.assertEqual(self.kernel(b"CONFIG_ZRAM=y\n").guest_modules(["zram"]), [])
+        self.assertEqual(self.kernel(b"CONFIG_ZRAM=m\n", {"zram": ["/c/a.ko", "/c/zram.ko"]}).guest_modules(["zram"]),
+                         ["/c/a.ko", "/c/zram.ko"])
+        with self.assertRaisesRegex(kernelmod.KernelError, "CONFIG_ZRAM=m, and linux-check has no modules.*--kernel"):
+            self.kernel(b"CONFIG_ZRAM=m\n").guest_modules(["zram"])
+        with self.assertRaisesRegex(kernelmod.KernelError, "no zram driver .CONFIG_ZRAM is not set"):
+            self.kernel(b"# CONFIG_ZRAM is not set\n").guest_modules(["zram"])
+        with self.assertRaisesRegex(kernelmod.KernelError, "no module nvme"):
+            self.kernel(b"CONFIG_ZRAM=y\n").guest_modules(["nvme"])
+        # no config: nothing known, the guest finds out
+        self.assertEqual(self.kernel(None).guest_modules(["zram"]), [])
+
+    def cached_kernel_without_modules(self):
+        os.environ["MMUSIM_CACHE"] = os.path.join(self.dir, "cache")
+        os.environ["MMUSIM_DEBIAN_MIRROR"] = "http://127.0.0.1:9/debian"   # refused at once
+        d = os.path.join(self.dir, "cache", "linux-arm64", "linux-image-6.12.9-arm64_6.12.9-1")
+        self.file(os.path.join(d, "vmlinuz-6.12.9-arm64"), BANNER)
+        self.file(os.path.join(d, "config-6.12.9-arm64"), b"CONFIG_ZRAM=m\n")
+        self.file(os.path.join(d, "kernel.json"),
+                  b'{"package": "linux-image-6.12.9-arm64_6.12.9-1", "version": "6.12.9-arm64", '
+                  b'"image": "vmlinuz-6.12.9-arm64", "config": "config-6.12.9-arm64"}')
+        (k,) = kernelmod._cached_kernels(os.path.join(self.dir, "cache", "linux-arm64"))
+        self.assertIsNone(k.modules)
+        return k, d
+
+    def test_a_kernel_cached_without_modules_gets_them_from_its_package(self):
+        if shutil.which("dpkg-deb") is None:
+            self.skipTest("no dpkg-deb")
+        k, d = self.cached_kernel_without_modules()
+        archives = os.path.join(self.dir, "cache", "linux-arm64", "apt", "cache", "archives")
+        os.makedirs(archives)
+        deb = fake_kernel_deb(os.path.join(archives, "linux-image-6.12.9-arm64_6.12.9-1_arm64.deb"), self.dir,
+                              modules=ZRAM_MODULES)
+        msgs = []
+        files = k.guest_modules(["zram"], log=msgs.append)
+        self.assertEqual([os.path.basename(f) for f in files], ["lz4_compress.ko", "lz4hc_compress.ko", "zram.ko"])
+        self.assertTrue(all(os.path.dirname(f) == os.path.join(d, "modules") for f in files))
+        self.assertTrue(any("extracted the modules" in m for m in msgs), msgs)
+        self.assertFalse(os.path.exists(deb))                        # the package is not kept
+        with open(os.path.join(d, "kernel.json")) as f:
+            self.assertEqual(json.load(f)["modules"]["zram"], ["lz4_compress.ko", "lz4hc_compress.ko", "zram.ko"])
+        (again,) = kernelmod._cached_kernels(os.path.join(self.dir, "cache", "linux-arm64"))
+        self.assertEqual(again.modules["zram"], files)
+
+    def test_a_kernel_cached_without_modules_offline_is_a_clear_error(self):
+        k, _ = self.cached_kernel_without_modules()
+        with self.assertRaises(kernelmod.KernelError) as cm:
+            k.guest_modules(["zram"])
+        self.assertIn("needs the Debian archive once more", str(cm.exception))
 
 
 class KernelTest(Tmp):
@@ -216,12 +390,23 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(p["checkpoints"], [(0, "after-fault"), (1, "forked"), (2, "one exited")])
         self.assertEqual(p["stops"], [(0, "after-fault", 0), (1, "forked", 0), (1, "forked", 1), (1, "forked", 2),
                                       (2, "one exited", 0), (2, "one exited", 2)])
+        self.assertIsNone(p["swap"])
+        p = compare.parse_plan(PLAN.replace("region heap", "swap zram 0x40000000\nregion heap", 1))
+        self.assertEqual(p["swap"], ("zram", 0x40000000))
         with self.assertRaises(compare.PlanError):
             compare.parse_plan("mmusim-guest-plan 1\nregion heap 0x1000\nend\n")
         with self.assertRaises(compare.PlanError):
             compare.parse_plan("mmusim-guest-plan 1\n")
         with self.assertRaises(compare.PlanError):
             compare.parse_plan("hello\nend\n")
+
+    def test_swap_warning(self):
+        plan = compare.parse_plan(PLAN.replace("region heap", "swap zram 0x40000000\nregion heap", 1))
+        linux = {"checkpoints": [{"counters": {"vmstat/pswpout": 0}}, {"counters": {"vmstat/pswpout": 0}}]}
+        self.assertIn("wrote no page to swap", compare.swap_warning(plan, linux))
+        linux["checkpoints"][-1]["counters"]["vmstat/pswpout"] = 16
+        self.assertIsNone(compare.swap_warning(plan, linux))
+        self.assertIsNone(compare.swap_warning(compare.parse_plan(PLAN), {"checkpoints": [{"counters": {}}]}))
 
     def test_counters(self):
         linux = {"faults": 64, "thp/64kB/anon_fault_alloc": 4, "thp/2048kB/anon_fault_alloc": 0,
