@@ -1,6 +1,7 @@
 #include "sim/guest_plan.h"
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 #include <vector>
 
@@ -78,6 +79,8 @@ private:
 
 void PlanWriter::check_kernel_settings() const {
     const kernel::KernelConfig& k = m_config.kernel;
+    if (k.fault_around_bytes != 65536)
+        refuse("kernel.fault_around is " + arch::size_name(k.fault_around_bytes) + "; the guest's kernel keeps its default, 64K");
     if (k.granule != arch::Granule::K4)
         refuse("kernel.granule is " + std::string(arch::granule_name(k.granule)) + " and the booted arm64 kernel uses 4K pages");
     if (!k.contpte) refuse("kernel.contpte is false, and the booted kernel has contpte (CONFIG_ARM64_CONTPTE=y) always on");
@@ -130,11 +133,27 @@ void PlanWriter::syscall_line(const kernel::Syscall& sc) {
     const std::string at = " (" + sc.origin + ")";
     switch (sc.op) {
         case SyscallOp::Mmap:
-            if (sc.kind != kernel::MapKind::Anon)
-                refuse("an mmap of type \"" +
-                       std::string(sc.kind == kernel::MapKind::File ? "file" : sc.kind == kernel::MapKind::Pfnmap ? "pfnmap" : "huge_pfnmap") + "\"" + at +
-                       "; the guest maps anonymous memory only (the model's files and device memory have no counterpart in "
-                       "the guest)");
+            if (sc.kind == kernel::MapKind::Pfnmap || sc.kind == kernel::MapKind::HugePfnmap)
+                refuse("an mmap of type \"" + std::string(sc.kind == kernel::MapKind::Pfnmap ? "pfnmap" : "huge_pfnmap") + "\"" + at +
+                       "; the model's device memory has no counterpart in the guest");
+            if (sc.kind == kernel::MapKind::File) {
+                // The guest's files live on tmpfs. On the booted 6.12 a tmpfs file's page cache
+                // holds base pages (PMD-sized folios only with huge=), and a shared
+                // writable tmpfs mapping is writable from its first fault (tmpfs does not
+                // track dirty pages through write faults, unlike the file system the model's
+                // files stand for).
+                if (sc.file_folio > 4096)
+                    refuse("a file mapping with file_folio " + arch::size_name(sc.file_folio) + at +
+                           "; the guest's files are on tmpfs, whose page cache holds base pages on Linux 6.12 (the guest mounts it "
+                           "without huge=)");
+                if (sc.shared && (sc.prot & kernel::kProtWrite) != 0)
+                    refuse("a shared writable file mapping" + at +
+                           "; the guest's files are on tmpfs, which does not write-protect clean pages the way the model's "
+                           "file system does");
+                line(op + "mmap " + range + " " + prot_letters(sc.prot) + (sc.shared ? " shared" : " private") + " file " +
+                     std::to_string(sc.file) + " " + hex(sc.file_offset));
+                return;
+            }
             line(op + "mmap " + range + " " + prot_letters(sc.prot) + (sc.shared ? " shared" : " private"));
             return;
         case SyscallOp::Munmap: line(op + "munmap " + range); return;
@@ -217,6 +236,12 @@ std::string PlanWriter::write() {
         line("swap zram " + hex(m_config.kernel.swap_bytes));
     }
     if (migrate) line("numa 2");
+    // The files the script maps, each as long as its furthest mapping reaches.
+    std::map<unsigned, std::uint64_t> files;
+    for (const kernel::Syscall& sc : script.syscalls)
+        if (sc.op == kernel::SyscallOp::Mmap && sc.kind == kernel::MapKind::File)
+            files[sc.file] = std::max(files[sc.file], sc.file_offset + ((sc.len + 4095) & ~std::uint64_t{4095}));
+    for (const auto& [file, size] : files) line("file " + std::to_string(file) + " " + hex(size));
     for (const workloads::ScriptRegion& r : script.regions) line("region " + token(r.name) + " " + hex(r.addr) + " " + hex(r.size));
     std::unique_ptr<workloads::Source> source = open_workload(m_config);
     std::vector<workloads::Record> batch(4096);

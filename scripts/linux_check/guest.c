@@ -174,6 +174,7 @@ HOOK void mmusim_done_hook(uint64_t status)
 #define PAGE 4096u
 #define MAX_PROCS 64
 #define MAX_REGIONS 256
+#define MAX_FILES 64
 #define MAX_COUNTERS 512
 #define MAX_GUEST_RANGES 256
 #define MAX_TOKENS 10
@@ -213,6 +214,8 @@ struct prog_line {
 	uint64_t new_addr;      /* mremap */
 	int prot;               /* mmap, mprotect */
 	int map_flags;          /* mmap: MAP_PRIVATE or MAP_SHARED */
+	int file;               /* mmap: the plan's file number, or -1 for anonymous memory */
+	uint64_t file_offset;   /* mmap of a file */
 	int advice;             /* madvise */
 	int child;              /* fork */
 	uint64_t uffd_features; /* uffd_register: for UFFDIO_API */
@@ -265,6 +268,12 @@ static struct {
 	struct step *steps;
 	uint32_t nsteps;
 } plan;
+
+/* The plan's files (see "Files" below). */
+static struct {
+	uint64_t size[MAX_FILES]; /* 0: no such file */
+	int fd[MAX_FILES];
+} plan_files;
 
 /* ---- State shared by all plan processes (a MAP_SHARED page made before the plan) ---- */
 
@@ -425,6 +434,34 @@ static void *alloc_pages(size_t size, const char *what)
 	return p;
 }
 
+/* The plan's text, program and steps are made read-only once built (seal_plan): a fork's
+ * re-locking (mlock populates writable private memory for writing, copying every page)
+ * then shares them between the plan processes instead of copying them into each; a long
+ * plan with forks would not fit in the guest's memory otherwise. */
+static struct {
+	void *p;
+	size_t size;
+} plan_blocks[4];
+
+static void *alloc_plan_pages(size_t size, const char *what)
+{
+	void *p = alloc_pages(size, what);
+	for (size_t i = 0; i < sizeof plan_blocks / sizeof plan_blocks[0]; i++)
+		if (plan_blocks[i].p == NULL) {
+			plan_blocks[i].p = p;
+			plan_blocks[i].size = size;
+			return p;
+		}
+	fatal("too many plan blocks");
+}
+
+static void seal_plan(void)
+{
+	for (size_t i = 0; i < sizeof plan_blocks / sizeof plan_blocks[0]; i++)
+		if (plan_blocks[i].p != NULL && mprotect(plan_blocks[i].p, plan_blocks[i].size, PROT_READ) != 0)
+			fatal("cannot make the plan read-only: %s", errno_name(errno));
+}
+
 /* Reads a whole (small or proc/sys) file into buf, NUL-terminated; returns its length. */
 static size_t read_text_file(const char *path, char *buf, size_t size)
 {
@@ -492,7 +529,7 @@ static void read_plan(const char *path)
 	if (fd < 0 || fstat(fd, &st) != 0)
 		fatal("cannot open the plan %s: %s", path, errno_name(errno));
 	size_t size = (size_t)st.st_size;
-	plan.text = alloc_pages(size + 1, "the plan");
+	plan.text = alloc_plan_pages(size + 1, "the plan");
 	size_t n = 0;
 	while (n < size) {
 		ssize_t r = read(fd, plan.text + n, size - n);
@@ -665,9 +702,12 @@ static void parse_op(struct prog_line *l, const struct token *t, unsigned n)
 		k++;
 	if (k == sizeof ops / sizeof ops[0])
 		plan_error("unknown op \"%.*s\"", (int)t[2].n, t[2].s);
-	if (n != 3 + ops[k].nargs)
+	/* mmap of a file takes three more: file N OFFSET */
+	bool file_mmap = ops[k].op == OP_MMAP && n == 3 + ops[k].nargs + 3;
+	if (n != 3 + ops[k].nargs && !file_mmap)
 		plan_error("op %s takes %u arguments", ops[k].name, ops[k].nargs);
 	l->op = ops[k].op;
+	l->file = -1;
 	const struct token *a = t + 3;
 	switch (l->op) {
 	case OP_MMAP:
@@ -677,7 +717,16 @@ static void parse_op(struct prog_line *l, const struct token *t, unsigned n)
 		else if (tok_is(a[3], "shared"))
 			l->map_flags = MAP_SHARED;
 		else
-			plan_error("mmap's last argument must be private or shared");
+			plan_error("mmap's fourth argument must be private or shared");
+		if (file_mmap) {
+			uint64_t file = tok_u64(a[5], "file number");
+			if (!tok_is(a[4], "file") || file >= MAX_FILES || !plan_files.size[file])
+				plan_error("an mmap of a file ends: file N OFFSET, N a file of a file line");
+			l->file = (int)file;
+			l->file_offset = tok_u64(a[6], "file offset");
+			if (l->file_offset % PAGE)
+				plan_error("the file offset must be page aligned");
+		}
 		break;
 	case OP_MPROTECT:
 		l->prot = tok_prot(a[2]);
@@ -837,6 +886,60 @@ static void parse_swap(const struct token *t, unsigned n)
 	swap_plan.bytes = size;
 }
 
+/* ---- Files ----
+ *
+ * A plan that maps files starts with one line per file: file N SIZE. Before the plan, the
+ * guest makes each one a sparse file of SIZE bytes on a tmpfs of its own (no huge=: base-page
+ * folios), so that, as in the model, its page cache starts empty and the first fault on a page
+ * allocates it. The descriptors stay open; forked plan processes inherit them. */
+
+#define FILES_DIR "/files"
+
+/* file N SIZE */
+static void parse_file(const struct token *t, unsigned n)
+{
+	if (n != 3)
+		plan_error("a file line is: file N SIZE");
+	uint64_t file = tok_u64(t[1], "file number"), size = tok_u64(t[2], "file size");
+	if (file >= MAX_FILES)
+		plan_error("file numbers go up to %d", MAX_FILES - 1);
+	if (plan_files.size[file])
+		plan_error("a second line for file %" PRIu64, file);
+	if (size == 0 || size % PAGE)
+		plan_error("a file's size must be a positive multiple of 4096");
+	plan_files.size[file] = size;
+}
+
+static void create_files(void)
+{
+	char dir[64] = FILES_DIR;
+	if (init_mode) {
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+			fatal("mkdir %s: %s", dir, errno_name(errno));
+		if (mount("tmpfs", dir, "tmpfs", 0, "huge=never") != 0)
+			fatal("mount tmpfs on %s: %s", dir, errno_name(errno));
+	} else {
+		snprintf(dir, sizeof dir, "/tmp/mmusim-guest-files.%d", (int)getpid());
+		if (mkdir(dir, 0700) != 0)
+			fatal("mkdir %s: %s", dir, errno_name(errno));
+	}
+	for (int f = 0; f < MAX_FILES; f++) {
+		plan_files.fd[f] = -1;
+		if (!plan_files.size[f])
+			continue;
+		char path[96];
+		snprintf(path, sizeof path, "%s/%d", dir, f);
+		int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || ftruncate(fd, (off_t)plan_files.size[f]) != 0)
+			fatal("cannot make the plan's file %s of %" PRIu64 " bytes: %s", path, plan_files.size[f], errno_name(errno));
+		if (!init_mode)
+			unlink(path); /* a test run leaves nothing behind */
+		plan_files.fd[f] = fd;
+	}
+	if (!init_mode)
+		rmdir(dir);
+}
+
 enum section { SEC_HEADER, SEC_SYSFS, SEC_REGION, SEC_PROGRAM, SEC_END };
 
 static void parse_line(const char *text, enum section *section)
@@ -853,6 +956,10 @@ static void parse_line(const char *text, enum section *section)
 		if (*section != SEC_SYSFS)
 			plan_error("sysfs lines come before the region and program lines");
 		parse_sysfs(t, n);
+	} else if (tok_is(t[0], "file")) {
+		if (*section != SEC_SYSFS)
+			plan_error("file lines come before the region and program lines");
+		parse_file(t, n);
 	} else if (tok_is(t[0], "swap")) {
 		if (*section != SEC_SYSFS)
 			plan_error("the swap line comes before the region and program lines");
@@ -900,8 +1007,8 @@ static void parse_plan(void)
 	unsigned nlines = 1;
 	for (const char *p = plan.text; *p; p++)
 		nlines += *p == '\n';
-	plan.sysfs = alloc_pages(nlines * sizeof *plan.sysfs, "the plan's sysfs lines");
-	plan.prog = alloc_pages(nlines * sizeof *plan.prog, "the plan's program");
+	plan.sysfs = alloc_plan_pages(nlines * sizeof *plan.sysfs, "the plan's sysfs lines");
+	plan.prog = alloc_plan_pages(nlines * sizeof *plan.prog, "the plan's program");
 
 	enum section section = SEC_HEADER;
 	char *p = plan.text;
@@ -1000,7 +1107,7 @@ static uint32_t build_steps(struct step *out)
 static void plan_steps(void)
 {
 	plan.nsteps = build_steps(NULL);
-	plan.steps = alloc_pages(plan.nsteps * sizeof *plan.steps, "the plan's steps");
+	plan.steps = alloc_plan_pages(plan.nsteps * sizeof *plan.steps, "the plan's steps");
 	build_steps(plan.steps);
 }
 
@@ -1575,7 +1682,9 @@ static int perform_op(const struct prog_line *l)
 	void *addr = (void *)(uintptr_t)l->addr;
 	switch (l->op) {
 	case OP_MMAP: {
-		void *p = mmap(addr, l->len, l->prot, MAP_ANONYMOUS | l->map_flags | MAP_FIXED_NOREPLACE, -1, 0);
+		void *p = l->file >= 0 ? mmap(addr, l->len, l->prot, l->map_flags | MAP_FIXED_NOREPLACE, plan_files.fd[l->file],
+					      (off_t)l->file_offset)
+				       : mmap(addr, l->len, l->prot, MAP_ANONYMOUS | l->map_flags | MAP_FIXED_NOREPLACE, -1, 0);
 		if (p == MAP_FAILED)
 			return -1;
 		if (p != addr)
@@ -1921,6 +2030,7 @@ static void prepare(bool write_sysfs)
 		apply_sysfs_lines();
 	if (swap_plan.wanted && init_mode)
 		setup_swap();
+	create_files();
 	find_thp_stat_sources();
 	find_vmstat_sources();
 	touch_stack_area();
@@ -1962,6 +2072,7 @@ int main(int argc, char **argv)
 	say("plan: %u program lines, %u regions, %" PRIu64 " pages, %" PRIu32 " steps", plan.nprog, plan.nregions,
 	    plan.npages, plan.nsteps);
 	prepare(write_sysfs);
+	seal_plan();
 
 	take_counter_baseline();
 	self_guest_faults = own_fault_count();

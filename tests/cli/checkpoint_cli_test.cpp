@@ -271,6 +271,14 @@ TEST(CliGuestPlan, FlatPlanOfAScript) {
                                  "op 1 exit\n"
                                  "end\n";
     EXPECT_EQ(plan, expected);
+
+    // Files: one line each, as long as its furthest mapping; an mmap names the file and offset.
+    const json file_ops = {{{"op", "mmap"}, {"region", "heap"}, {"size", "64K"}, {"type", "file"}, {"file", "lib"}, {"file_offset", "8K"}, {"prot", "rx"}}};
+    write_json(dir / "f.json", script_config(kHeap, file_ops));
+    const CliResult f = run_mmusim({"guest-plan", (dir / "f.json").string()}, dir.path());
+    ASSERT_EQ(f.exit_code, 0) << f.err;
+    EXPECT_NE(f.out.find("\nfile 0 0x12000\nregion heap 0x10000000 0x100000\nop 0 mmap 0x10000000 0x10000 rx private file 0 0x2000\n"),
+              std::string::npos) << f.out;
 }
 
 TEST(CliGuestPlan, RefusesWhatLinuxCannotRunTheSameWay) {
@@ -286,6 +294,11 @@ TEST(CliGuestPlan, RefusesWhatLinuxCannotRunTheSameWay) {
     refused(script_config(kHeap, json::array({op_mmap()}), {{"contpte", false}}), {"kernel.contpte"});
     refused(script_config(kHeap, json::array({op_mmap()}), {{"mthp", {"8K"}}}), {"8K", "order 2"});
     refused(script_config(kHeap, {{{"op", "mmap"}, {"region", "heap"}, {"type", "pfnmap"}}}), {"pfnmap", "workload.script.ops[0]"});
+    refused(script_config(kHeap, {{{"op", "mmap"}, {"region", "heap"}, {"type", "file"}, {"file", "f"}, {"file_folio", "64K"}}}),
+            {"file_folio 64K", "tmpfs", "workload.script.ops[0]"});
+    refused(script_config(kHeap, {{{"op", "mmap"}, {"region", "heap"}, {"type", "file"}, {"file", "f"}, {"shared", true}, {"prot", "rw"}}}),
+            {"shared writable file mapping", "workload.script.ops[0]"});
+    refused(script_config(kHeap, json::array({op_mmap()}), {{"fault_around", "16K"}}), {"kernel.fault_around", "16K", "64K"});
     refused(script_config(kHeap, {op_mmap(), {{"op", "numa_scan"}, {"region", "heap"}}}), {"numa_scan", "workload.script.ops[1]"});
     refused(script_config(kHeap, {op_mmap(), {{"op", "madvise"}, {"region", "heap"}, {"advice", "pageout"}}},
                           {{"swap", {{"device", "disk"}}}}),

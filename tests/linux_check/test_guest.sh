@@ -108,6 +108,34 @@ check "store: counter faults 16" grep -q '^counter faults 16$' "$work/store.out"
 check "store: a thp/<N>kB/<stat> counter" grep -qE '^counter thp/[0-9]+kB/[a-z_]+ ' "$work/store.out"
 check "store: a vmstat/pgfault counter" grep -q '^counter vmstat/pgfault ' "$work/store.out"
 check "store: progress line of the checkpoint" grep -q '^mmusim-guest: checkpoint 0 after-store$' "$work/store.err"
+
+# 1b. A file line makes a sparse file; a private mapping of it at an offset: reads fault its
+# pages in (present, the page cache's), a store copies one (exclusive anonymous page).
+cat >"$work/file.plan" <<EOF
+mmusim-guest-plan 1
+file 3 0x20000
+region text $A 0x8000
+op 0 mmap $A 0x8000 rw private file 3 0x10000
+run 0 load 8 $A 0x1000 8
+run 0 store 8 $A 0x0 1
+checkpoint 0 read
+end
+EOF
+run file
+check "file: the plan runs (status $status): $(cat "$work/file.err")" ran_ok file
+check "file: all 8 read pages are present" all_present file 0 0 $A 8 1
+# The host's fault-around decides how many reads fault; the copy-on-write store is one more.
+check "file: 2 to 9 faults (got $(faults file 0 0))" [ "$(faults file 0 0)" -ge 2 -a "$(faults file 0 0)" -le 9 ]
+check "file: the stored page is exclusive (pagemap bit 56)" [ "$(bit "$(field file 0 0 $A 2)" 56)" = 1 ]
+check "file: no file left behind" bash -c '! ls -d /tmp/mmusim-guest-files.* 2>/dev/null'
+for bad in "file 0 0x1001" "file 64 0x1000"; do
+    printf 'mmusim-guest-plan 1\n%s\nend\n' "$bad" >"$work/badfile.plan"
+    run badfile
+    check "bad file line '$bad': refused" [ "$status" != 0 ]
+done
+printf 'mmusim-guest-plan 1\nregion r %s 0x1000\nop 0 mmap %s 0x1000 r private file 2 0x0\nend\n' $A $A >"$work/nofile.plan"
+run nofile
+check "an mmap of an undeclared file is refused, naming the line" grep -q 'line 3' "$work/nofile.err"
 if [[ $kpageflags == 1 ]]; then
     va=$(printf '0x%x' $((A + 0x3000)))
     check "store: kpageflags of a stored page is not 0" [ "$(field store 0 0 "$va" 3)" != 0x0000000000000000 ]
