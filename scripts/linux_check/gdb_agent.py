@@ -143,6 +143,14 @@ def main():
             pc = reg("pc")
             if pc == ck:
                 rec = checkpoint(reg("x0"))
+                last = result["stops"][-1] if result["stops"] else None
+                if last and (last["index"], last["process"], last["cookie"]) == \
+                        (rec["index"], rec["process"], rec["cookie"]):
+                    # The same call stopped again: an interrupt taken while gdb stepped over
+                    # the breakpoint returns to it (seen under QEMU TCG). Each hook call has
+                    # its own checkpoint and process.
+                    event("repeated_stop", index=rec["index"], process=rec["process"])
+                    continue
                 rec["run_seconds"] = round(t_stop - t_cont, 3)
                 result["stops"].append(rec)
                 save()
