@@ -182,8 +182,9 @@ void PlanWriter::syscall_line(const kernel::Syscall& sc) {
         // each VMA, covers only partly (split_folio), then ages the pages in the range. So a
         // reclaim while more than one process runs is refused, and so is one whose range
         // starts or ends inside a folio the config can map there (check_reclaim). A folio
-        // left partly mapped by earlier calls (partial munmap, mprotect, mremap or
-        // MADV_DONTNEED) is not known here: linux-check shows the split as a difference.
+        // that earlier calls left partly mapped (partial munmap, MADV_DONTNEED or mremap) or
+        // split across two VMAs (partial mprotect) is not known here: linux-check shows the
+        // split as a difference.
         // Migration is move_pages(2) to the other NUMA node of a two-node machine.
         case SyscallOp::Reclaim:
             check_reclaim(sc, at);

@@ -62,9 +62,10 @@
  *   entries behind the plan's back): move_pages(2) (raw system call) first asks where each page
  *   of the range is (nodes NULL), then moves every page that maps a folio to the other node
  *   with MPOL_MF_MOVE. As the model's migration does, it moves the whole folio of each page
- *   (a large folio partly in the range too), leaves the zero page and absent pages alone, and
- *   skips a folio that another process maps too (EACCES, folio_likely_mapped_shared). The
- *   guest's own memory and the plan's first-touch folios come from node 0 (local allocation:
+ *   (a large folio partly in the range too; one that is partially mapped is split first and
+ *   its mapped pages move), leaves the zero page and absent pages alone, and skips a folio
+ *   that another process maps too (EACCES, folio_likely_mapped_shared). The guest's own
+ *   memory and the plan's first-touch folios come from node 0 (local allocation:
  *   the guest checks it runs on node 0, and warns when a page of its own memory is elsewhere);
  *   the buffers move_pages reads and writes are made and locked before the plan, so the op
  *   takes no fault. A page that is not on its target node afterwards is noted as "op N
@@ -80,9 +81,10 @@
  *   each VMA) covers only partly, then ages the pages in the range; the model's aging clears
  *   the flags of shared folios and splits nothing. `mmusim guest-plan` refuses a reclaim while
  *   more than one process runs, and one whose range starts or ends inside a large folio the
- *   config can map there; a folio left partly mapped by earlier calls (a partial munmap,
- *   mprotect, mremap or MADV_DONTNEED) cannot be seen at plan time, and there the comparison
- *   shows the split. ENOMEM (holes in the range) is no failure: the mapped parts are aged.
+ *   config can map there; a folio that earlier calls left partly mapped (a partial munmap,
+ *   MADV_DONTNEED or mremap) or split across two VMAs (a partial mprotect) cannot be seen at
+ *   plan time, and there the comparison shows the split. ENOMEM (holes in the range) is no
+ *   failure: the mapped parts are aged.
  *
  * Choices where interface.md leaves room or Linux needs something else:
  * - The layout: the program re-executes itself once with personality ADDR_NO_RANDOMIZE, so
