@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "models/arch/granule.h"
@@ -53,6 +55,8 @@ private:
     void check_kernel_settings() const;
     void sysfs_lines();
     void syscall_line(const kernel::Syscall& sc);
+    void check_reclaim(const kernel::Syscall& sc, const std::string& at) const;
+    std::uint64_t largest_folio_at(std::uint64_t va) const;
     void access(const workloads::Record& r);
     void flush_run();
     void line(const std::string& text) {
@@ -75,6 +79,10 @@ private:
     std::uint64_t m_accesses = 0;
     unsigned m_checkpoints = 0;
     Run m_run;
+    std::set<unsigned> m_live{0};  // the running processes, as the script forks and exits them
+    // Ranges given MADV_HUGEPAGE or MADV_COLLAPSE so far: where kernel.thp "madvise" (or, for
+    // MADV_COLLAPSE, "never") can map a PMD-sized folio.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> m_huge_advised;
 };
 
 void PlanWriter::check_kernel_settings() const {
@@ -158,9 +166,20 @@ void PlanWriter::syscall_line(const kernel::Syscall& sc) {
             return;
         case SyscallOp::Munmap: line(op + "munmap " + range); return;
         case SyscallOp::Mprotect: line(op + "mprotect " + range + " " + prot_letters(sc.prot)); return;
-        case SyscallOp::Madvise: line(op + "madvise " + range + " " + kernel::advice_name(sc.advice)); return;
-        case SyscallOp::Fork: line(op + "fork " + std::to_string(sc.child)); return;
-        case SyscallOp::Exit: line(op + "exit"); return;
+        case SyscallOp::Madvise:
+            if ((sc.advice == kernel::Advice::HugePage && m_config.kernel.thp == kernel::KernelConfig::Thp::Madvise) ||
+                sc.advice == kernel::Advice::Collapse)
+                m_huge_advised.emplace_back(sc.addr, sc.addr + sc.len);
+            line(op + "madvise " + range + " " + kernel::advice_name(sc.advice));
+            return;
+        case SyscallOp::Fork:
+            m_live.insert(sc.child);
+            line(op + "fork " + std::to_string(sc.child));
+            return;
+        case SyscallOp::Exit:
+            m_live.erase(sc.process);
+            line(op + "exit");
+            return;
         case SyscallOp::UffdRegister:
             line(op + "uffd_register " + range + " missing=" + (sc.uffd_missing ? "1" : "0") + " wp=" + (sc.uffd_wp ? "1" : "0") +
                  " async=" + (sc.uffd_async ? "1" : "0") + " wp_unpopulated=" + (sc.uffd_wp_unpopulated ? "1" : "0"));
@@ -171,10 +190,26 @@ void PlanWriter::syscall_line(const kernel::Syscall& sc) {
             if (sc.new_len != 0 && sc.new_len != sc.len) refuse("an mremap that changes the length" + at);
             line(op + "mremap " + range + " " + hex(sc.new_addr));
             return;
-        // Kernel work a program can start: reclaim's aging of the access flags through
-        // /sys/kernel/mm/page_idle/bitmap (page_idle_clear_pte_refs walks the rmap as
-        // folio_referenced does), migration with move_pages(2) to the other NUMA node.
-        case SyscallOp::Reclaim: line(op + "reclaim " + range); return;
+        // Kernel work a program can start. Reclaim's aging of the access flags (folio_referenced
+        // on the calling process's entries) is madvise(MADV_COLD) in the guest: the booted
+        // kernel has no idle page tracking (/sys/kernel/mm/page_idle/bitmap). In 6.12
+        // madvise_cold_or_pageout_pte_range clears the access flags as the aging does
+        // (clear_young_dirty_ptes with CYDP_CLEAR_YOUNG, a whole contpte block at once;
+        // pmdp_invalidate and pmd_mkold for a PMD leaf) and deactivates the folios, which no
+        // page table shows. It differs in two ways the page states show: it leaves alone a
+        // folio that more than one process maps (folio_mapcount != folio_nr_pages,
+        // folio_likely_mapped_shared), and it splits a large folio that the range, clipped to
+        // each VMA, covers only partly (split_folio), then ages the pages in the range. So a
+        // reclaim while more than one process runs is refused, and so is one whose range
+        // starts or ends inside a folio the config can map there (check_reclaim). A folio
+        // that earlier calls left partly mapped (partial munmap, MADV_DONTNEED or mremap) or
+        // split across two VMAs (partial mprotect) is not known here: linux-check shows the
+        // split as a difference.
+        // Migration is move_pages(2) to the other NUMA node of a two-node machine.
+        case SyscallOp::Reclaim:
+            check_reclaim(sc, at);
+            line(op + "reclaim " + range);
+            return;
         case SyscallOp::Migrate: line(op + "migrate " + range); return;
         // A vmalloc cycle changes only the kernel's own tables, which are not compared: the
         // guest has nothing to do.
@@ -186,6 +221,50 @@ void PlanWriter::syscall_line(const kernel::Syscall& sc) {
     }
     refuse("op \"" + std::string(kernel::syscall_name(sc.op)) + "\"" + at +
            " is kernel-internal work that a user program cannot start on its own");
+}
+
+// The largest folio the config can map over `va`: the largest anonymous mTHP size enabled in
+// any mode, and the PMD size where kernel.thp "always" maps it anywhere, or where the script
+// gave MADV_HUGEPAGE (kernel.thp "madvise") or MADV_COLLAPSE (any kernel.thp) to part of the
+// PMD-aligned range around va.
+std::uint64_t PlanWriter::largest_folio_at(std::uint64_t va) const {
+    const kernel::KernelConfig& k = m_config.kernel;
+    std::uint64_t largest = arch::geometry(k.granule).page_size();
+    for (const std::vector<unsigned>* list : {&k.mthp_orders, &k.mthp_madvise_orders, &k.mthp_inherit_orders})
+        for (const unsigned order : *list) largest = std::max(largest, arch::geometry(k.granule).page_size() << order);
+    const std::uint64_t pmd = arch::geometry(k.granule).pmd_size();
+    bool pmd_possible = k.thp == kernel::KernelConfig::Thp::Always;
+    const std::uint64_t block = va & ~(pmd - 1);
+    for (const auto& [start, end] : m_huge_advised)
+        if (start < block + pmd && block < end) pmd_possible = true;
+    return pmd_possible ? std::max(largest, pmd) : largest;
+}
+
+void PlanWriter::check_reclaim(const kernel::Syscall& sc, const std::string& at) const {
+    if (m_live.size() > 1)
+        refuse("op \"reclaim\"" + at + " runs while " + std::to_string(m_live.size()) +
+               " processes run: the guest ages with madvise(MADV_COLD), which leaves alone every folio that more than "
+               "one process maps (as fork leaves them until copy-on-write or exit), and the model's aging clears the "
+               "access flags of the calling process's entries of shared folios too");
+    const workloads::Script& script = *m_config.workload.script;
+    const auto region_edge = [&script](std::uint64_t va) {
+        for (const workloads::ScriptRegion& r : script.regions)
+            if (va == r.addr || va == r.addr + r.size) return true;
+        return false;
+    };
+    const std::uint64_t end = sc.addr + sc.len;
+    for (const std::uint64_t edge : {sc.addr, end}) {
+        // A folio never reaches past its VMA, and a region's mappings end at its edges (the
+        // script maps each region by its own calls, and places regions apart).
+        if (region_edge(edge)) continue;
+        // The folio that would straddle an end lies just below it.
+        const std::uint64_t folio = largest_folio_at(edge == end ? edge - 1 : edge);
+        if (edge % folio != 0)
+            refuse("op \"reclaim\"" + at + ": its range " + hex(sc.addr) + "-" + hex(end) + (edge == sc.addr ? " starts" : " ends") +
+                   " at " + hex(edge) + ", inside a " + arch::size_name(folio) +
+                   " folio this config can map there; the guest ages with madvise(MADV_COLD), which splits a large folio that "
+                   "its range covers only partly, and the model's aging does not: align the range to " + arch::size_name(folio));
+    }
 }
 
 void PlanWriter::flush_run() {

@@ -100,6 +100,7 @@ void MmOps::split_folio(Mm& mm, const Vma& vma, std::uint64_t table, const Folio
         Rmap::Info& sub = m_k.rmap.info(folio.head_pfn + i);
         sub = head;
         sub.maps.clear();
+        sub.partially_mapped = false;
     }
     ++m_k.stats.folio_splits;
     // remap_page -> remove_migration_pte per page: mk_pte from vm_page_prot, old unless the

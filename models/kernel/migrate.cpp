@@ -15,6 +15,10 @@
 // page, ascending; the source folio freed). remove_migration_pte is not batched in any
 // modelled tree: each page of a large folio is restored with its own set_pte_at, so the
 // block's last entry refolds it through the ordinary fold rule.
+//
+// From v6.10 a partially mapped large folio (on the deferred split queue) is split before it
+// would be unmapped, and its pieces migrate as order-0 folios after every batch
+// (try_split_folio, migrate_pages_batch's split_folios).
 #include <algorithm>
 #include <string>
 
@@ -36,16 +40,20 @@ int MmOps::migrate(Mm& mm, std::uint64_t addr, std::uint64_t len) {
     // migrate_pages: NR_MAX_BATCHED_MIGRATION is HPAGE_PMD_NR, the entries of one PTE table.
     const std::uint64_t limit = m_k.geo.ptrs_per_table();
     std::vector<MigrateFolio> batch;
+    std::vector<MigrateFolio> split_folios;
     std::uint64_t pages = 0;
     for (std::size_t i = 0; i < list.size(); ++i) {
         batch.push_back(list[i]);
         pages += list[i].src.nr_pages();
         if (pages >= limit || i + 1 == list.size()) {
-            migrate_pages_batch(mm, batch);
+            migrate_pages_batch(mm, batch, &split_folios);
             batch.clear();
             pages = 0;
         }
     }
+    // migrate_pages: the pieces of the folios split on the way, in one more batch
+    // (MIGRATE_ASYNC, no further splitting).
+    if (!split_folios.empty()) migrate_pages_batch(mm, split_folios, nullptr);
     return 0;
 }
 
@@ -108,13 +116,64 @@ void MmOps::migrate_folio_add(Mm& mm, const Folio& folio, std::uint64_t fstart, 
     list.push_back(m);
 }
 
-void MmOps::migrate_pages_batch(Mm& mm, std::vector<MigrateFolio>& batch) {
+void MmOps::migrate_pages_batch(Mm& mm, std::vector<MigrateFolio>& batch, std::vector<MigrateFolio>* split_folios) {
+    std::vector<MigrateFolio> todo;
+    for (MigrateFolio& m : batch)
+        if (split_folios == nullptr || !try_split_folio(mm, m, *split_folios)) todo.push_back(m);
     TlbUnmapBatch flush;
-    for (MigrateFolio& m : batch) migrate_folio_unmap(mm, m, flush);
+    for (MigrateFolio& m : todo) migrate_folio_unmap(mm, m, flush);
     // try_to_unmap_flush -> arch_tlbbatch_flush: the DSB.ISH that completes every deferred
     // TLBI of the batch.
     try_to_unmap_flush(mm, flush);
-    for (MigrateFolio& m : batch) migrate_folio_move(mm, m);
+    for (MigrateFolio& m : todo) migrate_folio_move(mm, m);
+}
+
+// migrate_pages_batch ("mm/migrate: split source folio if it is on deferred split list",
+// 2024; modelled from v6.10, whether the v6.9 release had it is not checked): a large folio
+// of more than two pages on the deferred split queue is split (try_split_folio ->
+// split_folio_to_list) instead of migrated, and its pieces go on split_folios. Up to v6.11
+// only partially mapped folios are queued; v6.12 queues underused PMD THPs too and so also
+// tests folio_test_partially_mapped. A piece nothing maps any more is freed
+// (migrate_folio_unmap finds its last reference: "Folio was freed from under us"); the
+// others migrate later as order-0 folios. Checked against Linux 6.12.95 by linux-check
+// (configs/linux/migrate_partial.json). The model's split_folio remaps the pages the process
+// maps in one PTE table at their places from the folio's start; a folio some of whose pages
+// mremap moved elsewhere is migrated whole, as before.
+bool MmOps::try_split_folio(Mm& mm, const MigrateFolio& m, std::vector<MigrateFolio>& split_folios) {
+    if (!m_k.config.version.at_least(6, 10) || m.pmd_entry != 0 || m.src.order < 2) return false;
+    const Rmap::Info* info = m_k.rmap.find(m.src.head_pfn);
+    if (info == nullptr || !info->partially_mapped) return false;
+    const std::uint64_t page = m_k.geo.page_size();
+    const Vma* vma = nullptr;
+    std::uint64_t found = 0;
+    const std::uint64_t pmd_start = m.fstart & ~(m_k.geo.pmd_size() - 1);
+    for (std::uint64_t i = 0; i < m.src.nr_pages(); ++i) {
+        const std::uint64_t addr = m.fstart + i * page;
+        if (addr < pmd_start || addr >= pmd_start + m_k.geo.pmd_size()) continue;
+        const Vma* v = mm.find_vma(addr);
+        if (v == nullptr || !v->anonymous()) continue;
+        const Desc pte = m_k.pgtable.ptep_get(m_k.tables.pte_offset(m.table, addr));
+        if (!pte_present(pte) || arch::desc_pfn(pte, m_k.geo.page_shift) != m.src.head_pfn + i) continue;
+        if (vma != nullptr && v != vma) return false;
+        vma = v;
+        ++found;
+    }
+    if (vma == nullptr || found != info->total()) return false;
+    split_folio(mm, *vma, m.table, m.src, m.fstart);
+    for (std::uint64_t i = 0; i < m.src.nr_pages(); ++i) {
+        const Folio piece{m.src.head_pfn + i, 0};
+        const Rmap::Info* p = m_k.rmap.find(piece.head_pfn);
+        if (p == nullptr || p->total() == 0) {
+            m_pages.free(piece);
+            continue;
+        }
+        MigrateFolio s;
+        s.src = piece;
+        s.fstart = m.fstart + i * page;
+        s.table = m.table;
+        split_folios.push_back(s);
+    }
+    return true;
 }
 
 void MmOps::migrate_folio_unmap(Mm& mm, MigrateFolio& m, TlbUnmapBatch& batch) {
@@ -158,7 +217,8 @@ void MmOps::try_to_migrate_one(Mm& mm, MigrateFolio& m, TlbUnmapBatch& batch) {
         if (arch::desc_dirty(old)) entry = make_migration_entry_dirty(entry);
         if (pte_uffd_wp(old)) entry = pte_swp_mkuffd_wp(entry);
         m_k.pgtable.set_pte_at(mm, addr, ptep, entry);
-        m_k.rmap.remove(m.src.head_pfn, mm.id, 1);  // folio_remove_rmap_pte
+        // folio_remove_rmap_pte: from the second page on, a large source is partially mapped.
+        m_k.rmap.note_unmap(m.src.head_pfn, m.src.order, m_k.rmap.remove(m.src.head_pfn, mm.id, 1));
         m.mapped = true;
     }
 }
@@ -194,6 +254,18 @@ void MmOps::migrate_folio_move(Mm& mm, MigrateFolio& m) {
     // folio_migrate_mapping sets PG_swapbacked only where the source had it: a lazyfree
     // folio stays lazyfree.
     m_k.rmap.info(m.dst.head_pfn).lazyfree = m_k.rmap.info(m.src.head_pfn).lazyfree;
+    // "mm: migrate: requeue destination folio on deferred split queue" (2026, Fixes:
+    // dafff3f4c850 "mm: split underused THPs", so also in the 6.12 LTS series): the source's
+    // deferred split state, recorded after try_to_migrate, is handed to the destination
+    // (deferred_split_folio(dst, src_partially_mapped)). try_to_migrate_one unmapped the
+    // source page by page, which made every PTE-mapped large source partially mapped: its
+    // new folio is partially mapped too, fully mapped as it is, and the next migration splits
+    // it. linux-check showed it against Linux 6.12.95 (configs/linux/migrate_partial.json:
+    // a block migrated twice comes back as order-0 pages the second time). Not modelled for
+    // the 6.13 to 6.19 trees.
+    const KernelVersion& v = m_k.config.version;
+    const bool requeues = v.is_current() || (v.at_least(6, 12) && !v.at_least(6, 13));
+    if (requeues && m_k.rmap.info(m.src.head_pfn).partially_mapped) m_k.rmap.info(m.dst.head_pfn).partially_mapped = true;
     if (m.mapped) {
         if (m.pmd_entry != 0) remove_migration_pmd(mm, m);
         else remove_migration_ptes(mm, m);

@@ -184,7 +184,8 @@ private:
     void queue_pages_range(Mm& mm, std::uint64_t start, std::uint64_t end, std::vector<MigrateFolio>& list);
     void migrate_folio_add(Mm& mm, const Folio& folio, std::uint64_t fstart, std::uint64_t table,
                            std::uint64_t pmd_entry, std::vector<MigrateFolio>& list);
-    void migrate_pages_batch(Mm& mm, std::vector<MigrateFolio>& batch);
+    void migrate_pages_batch(Mm& mm, std::vector<MigrateFolio>& batch, std::vector<MigrateFolio>* split_folios);
+    bool try_split_folio(Mm& mm, const MigrateFolio& m, std::vector<MigrateFolio>& split_folios);
     void migrate_folio_unmap(Mm& mm, MigrateFolio& m, TlbUnmapBatch& batch);
     void try_to_migrate_one(Mm& mm, MigrateFolio& m, TlbUnmapBatch& batch);
     void set_pmd_migration_entry(Mm& mm, MigrateFolio& m);

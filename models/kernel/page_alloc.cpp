@@ -63,7 +63,7 @@ void PageAlloc::unmap(std::uint64_t pfn, unsigned mm, std::uint64_t nr) {
 void PageAlloc::folio_remove_rmap_ptes(std::uint64_t pfn, unsigned mm, std::uint64_t nr) {
     const std::optional<Folio> folio = m_k.folios.folio_of(pfn);
     if (!folio || m_k.rmap.find(folio->head_pfn) == nullptr) return;
-    m_k.rmap.remove(folio->head_pfn, mm, nr);
+    m_k.rmap.note_unmap(folio->head_pfn, folio->order, m_k.rmap.remove(folio->head_pfn, mm, nr));
 }
 
 void PageAlloc::free_pages_and_swap_cache(std::uint64_t pfn) {

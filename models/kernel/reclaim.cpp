@@ -40,7 +40,10 @@ int MmOps::reclaim(Mm& mm, std::uint64_t addr, std::uint64_t len) {
                 // (the contpte getter), not with the raw __ptep_get.
                 const Desc pte = m_k.pgtable.ptep_get(ptep);
                 unsigned nr = 1;
-                const std::optional<Folio> folio = arch::desc_valid(pte) ? vm_normal_folio(vma, pte) : std::nullopt;
+                // check_pte finds every present entry (pte_present): a PROT_NONE one too, valid
+                // bit clear, whose access flag __ptep_test_and_clear_young clears like any other
+                // (mm/page_vma_mapped.c check_pte, arch/arm64 pte_present, v6.12 and later).
+                const std::optional<Folio> folio = pte_present(pte) ? vm_normal_folio(vma, pte) : std::nullopt;
                 if (folio) {
                     if (batched) {
                         if (folio->order > 0)

@@ -21,6 +21,11 @@ public:
         // !PG_swapbacked of an anonymous folio: MADV_FREE made it lazyfree (folio_mark_lazyfree),
         // so reclaim discards it instead of swapping it, unless it was written again.
         bool lazyfree = false;
+        // An anonymous large folio that lost the mapping of some of its pages while others
+        // stay mapped: on the deferred split queue, folio_test_partially_mapped (v6.12; before,
+        // being on the queue meant it). Set by note_unmap; it lasts until the folio is split
+        // or freed (or migration hands it to the new folio: migrate.cpp).
+        bool partially_mapped = false;
         std::map<unsigned, std::uint64_t> maps;  // mm id -> mapped PTEs (or PMD pages)
         std::uint64_t total() const {
             std::uint64_t n = 0;
@@ -44,6 +49,17 @@ public:
             if (it->second == 0) i.maps.erase(it);
         }
         return i.total();
+    }
+    // After mappings of the folio at `head_pfn` (of `order`) were removed, `left` remaining:
+    // __folio_remove_rmap queues an anonymous large folio for deferred split, partially
+    // mapped, when a page of it is no longer mapped anywhere while another still is
+    // (deferred_split_folio(folio, true); order 0 and 1 and swap-cache folios excepted). The
+    // model counts mappings per folio, not per page: fewer mappings than pages, none, stands
+    // for that (exact for a folio one process maps; a page that two processes stopped mapping
+    // while both still map others is missed).
+    void note_unmap(std::uint64_t head_pfn, unsigned order, std::uint64_t left) {
+        Info& i = m_folios[head_pfn];
+        if (order > 1 && i.anon && !i.swapcache && left > 0 && left < (std::uint64_t{1} << order)) i.partially_mapped = true;
     }
     // Mapped by `mm` only (no other address space maps a page of it).
     bool exclusive_to(std::uint64_t head_pfn, unsigned mm) const {

@@ -30,6 +30,9 @@ TOOLS = [
 ARM64_LIBC = "/usr/aarch64-linux-gnu/lib/libc.a"
 GUEST_CFLAGS = ["-static", "-no-pie", "-O2", "-g", "-Wall", "-Wextra", "-Werror"]
 KERNEL_CMDLINE = "console=ttyAMA0 panic=-1 nokaslr norandmaps"
+# With more than one NUMA node the kernel turns automatic NUMA balancing on
+# (CONFIG_NUMA_BALANCING_DEFAULT_ENABLED): its scanner would make the plan's entries PROT_NONE.
+NUMA_CMDLINE = " numa_balancing=disable"
 
 
 class BootError(Exception):
@@ -138,6 +141,30 @@ def console_tail(path, n=15):
     return lines[-n:]
 
 
+def memory_mib(memory):
+    """QEMU's -m size ("1G", "512M", "1024") in MiB."""
+    m = str(memory).strip().upper()
+    scale = {"G": 1024, "M": 1}
+    if m and m[-1] in scale:
+        return int(m[:-1]) * scale[m[-1]]
+    return int(m)
+
+
+def numa_args(memory, nodes):
+    """QEMU options for `nodes` NUMA nodes that share `memory` equally, each its own RAM
+    backend; the one CPU is on node 0 (the others have memory only)."""
+    if nodes < 2:
+        return []
+    mib = memory_mib(memory)
+    if mib % nodes:
+        raise BootError("%s of memory cannot be split into %d equal NUMA nodes" % (memory, nodes))
+    args = []
+    for n in range(nodes):
+        args += ["-object", "memory-backend-ram,id=m%d,size=%dM" % (n, mib // nodes),
+                 "-numa", "node,nodeid=%d,%smemdev=m%d" % (n, "cpus=0," if n == 0 else "", n)]
+    return args
+
+
 def describe_stop(stop):
     if stop is None:
         return "the end of the plan (mmusim_done_hook)"
@@ -146,9 +173,11 @@ def describe_stop(stop):
 
 
 def run_guest(kernel_image, initrd, guest_elf, workdir, expected=None, timeout=60.0,
-              log=None, qemu_extra=(), memory="1G"):
+              log=None, qemu_extra=(), memory="1G", numa_nodes=0):
     """Boots `kernel_image` with `initrd` and collects the checkpoint stops of the guest.
 
+    numa_nodes: 2 or more boots a machine with that many NUMA nodes (the plan's "numa N"
+    line), the memory split equally among them, with automatic NUMA balancing off.
     expected: the stops the plan makes, [(index, name, process)], for the timeout's error
     message (None: unknown). Returns the agent's document (see gdb_agent.py) plus
     "timings". Raises BootError (QEMU killed, console log kept in workdir)."""
@@ -166,8 +195,9 @@ def run_guest(kernel_image, initrd, guest_elf, workdir, expected=None, timeout=6
         qemu_cmd = ["qemu-system-aarch64", "-M", "virt", "-cpu", "neoverse-n1", "-smp", "1",
                     "-m", memory, "-display", "none", "-monitor", "none",
                     "-serial", "file:" + console, "-nic", "none", "-no-reboot",
-                    "-kernel", kernel_image, "-initrd", initrd, "-append", KERNEL_CMDLINE,
-                    "-S", "-gdb", "tcp:127.0.0.1:%d" % port] + list(qemu_extra)
+                    "-kernel", kernel_image, "-initrd", initrd,
+                    "-append", KERNEL_CMDLINE + (NUMA_CMDLINE if numa_nodes >= 2 else ""),
+                    "-S", "-gdb", "tcp:127.0.0.1:%d" % port] + numa_args(memory, numa_nodes) + list(qemu_extra)
         with open(os.path.join(workdir, "qemu.log"), "w") as qlog:
             qemu = subprocess.Popen(qemu_cmd, stdin=subprocess.DEVNULL, stdout=qlog,
                                     stderr=subprocess.STDOUT, start_new_session=True)

@@ -25,6 +25,7 @@ def parse_plan(text):
         raise PlanError("not a guest plan: the first line is not 'mmusim-guest-plan N'")
     regions, checkpoints, stops, sysfs = [], [], [], []
     swap = None
+    numa = 0
     live = {0}
     ended = False
     for n, line in enumerate(lines[1:], 2):
@@ -36,6 +37,8 @@ def parse_plan(text):
                 swap = (t[1], num(t[2]))
             elif t[0] == "region":
                 regions.append((t[1], num(t[2]), num(t[3])))
+            elif t[0] == "numa":
+                numa = num(t[1])
             elif t[0] == "op":
                 pid, name = num(t[1]), t[2]
                 if name == "fork":
@@ -53,7 +56,7 @@ def parse_plan(text):
             raise PlanError("plan line %d: %r: %s" % (n, line, e))
     if not ended:
         raise PlanError("the plan has no 'end' line")
-    return {"regions": regions, "checkpoints": checkpoints, "stops": stops, "sysfs": sysfs, "swap": swap}
+    return {"regions": regions, "checkpoints": checkpoints, "stops": stops, "sysfs": sysfs, "swap": swap, "numa": numa}
 
 
 def region_of(regions, va):

@@ -57,6 +57,34 @@
  *   has its bits 31:25 clear: UDF #imm or an unallocated encoding in the reserved space, both
  *   UNDEFINED. The SIGILL handler (on a locked sigaltstack) sets the pc to x30, so execution
  *   goes on after the branch.
+ * - Migrate (op migrate ADDR LEN, in plans with a "numa N" line: linux-check then boots N NUMA
+ *   nodes, the CPU on node 0, with numa_balancing=disable, whose hinting faults would change
+ *   entries behind the plan's back): move_pages(2) (raw system call) first asks where each page
+ *   of the range is (nodes NULL), then moves every page that maps a folio to the other node
+ *   with MPOL_MF_MOVE. As the model's migration does, it moves the whole folio of each page
+ *   (a large folio partly in the range too; one that is partially mapped is split first and
+ *   its mapped pages move), leaves the zero page and absent pages alone, and skips a folio
+ *   that another process maps too (EACCES, folio_likely_mapped_shared). The guest's own
+ *   memory and the plan's first-touch folios come from node 0 (local allocation:
+ *   the guest checks it runs on node 0, and warns when a page of its own memory is elsewhere);
+ *   the buffers move_pages reads and writes are made and locked before the plan, so the op
+ *   takes no fault. A page that is not on its target node afterwards is noted as "op N
+ *   failed".
+ * - Reclaim (op reclaim ADDR LEN): the model's reclaim aging (folio_referenced clearing the
+ *   access flags of the calling process's entries) as madvise(MADV_COLD), since Debian's kernel
+ *   has no idle page tracking. In 6.12 madvise_cold_or_pageout_pte_range (pageout false)
+ *   clears the access flag of the range's entries with clear_young_dirty_ptes(CYDP_CLEAR_YOUNG)
+ *   (a whole contpte block on arm64) and of a PMD leaf with pmdp_invalidate + pmd_mkold, and
+ *   also deactivates the folios (LRU state, not compared). Where the two differ:
+ *   MADV_COLD skips a folio that more than one process maps (folio_mapcount !=
+ *   folio_nr_pages, folio_likely_mapped_shared) and splits a large folio the range (clipped to
+ *   each VMA) covers only partly, then ages the pages in the range; the model's aging clears
+ *   the flags of shared folios and splits nothing. `mmusim guest-plan` refuses a reclaim while
+ *   more than one process runs, and one whose range starts or ends inside a large folio the
+ *   config can map there; a folio that earlier calls left partly mapped (a partial munmap,
+ *   MADV_DONTNEED or mremap) or split across two VMAs (a partial mprotect) cannot be seen at
+ *   plan time, and there the comparison shows the split. ENOMEM (holes in the range) is no
+ *   failure: the mapped parts are aged.
  *
  * Choices where interface.md leaves room or Linux needs something else:
  * - The layout: the program re-executes itself once with personality ADDR_NO_RANDOMIZE, so
@@ -76,6 +104,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/mempolicy.h>
 #include <linux/userfaultfd.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -198,7 +227,7 @@ HOOK void mmusim_done_hook(uint64_t status)
 enum line_kind { LINE_OP, LINE_RUN, LINE_CHECKPOINT };
 enum op_kind {
 	OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MADVISE, OP_MREMAP, OP_FORK, OP_EXIT,
-	OP_UFFD_REGISTER, OP_UFFD_WP, OP_UFFD_UNREGISTER,
+	OP_UFFD_REGISTER, OP_UFFD_WP, OP_UFFD_UNREGISTER, OP_MIGRATE, OP_RECLAIM,
 };
 enum access_kind { ACCESS_LOAD, ACCESS_STORE, ACCESS_IFETCH };
 
@@ -692,6 +721,7 @@ static const struct {
 	{"madvise", OP_MADVISE, 3},   {"mremap", OP_MREMAP, 3}, {"fork", OP_FORK, 1},
 	{"exit", OP_EXIT, 0},         {"uffd_register", OP_UFFD_REGISTER, 6},
 	{"uffd_wp", OP_UFFD_WP, 3},   {"uffd_unregister", OP_UFFD_UNREGISTER, 2},
+	{"migrate", OP_MIGRATE, 2},   {"reclaim", OP_RECLAIM, 2},
 };
 
 /* op PID NAME ARGS... */
@@ -761,6 +791,8 @@ static void parse_op(struct prog_line *l, const struct token *t, unsigned n)
 	case OP_MUNMAP:
 	case OP_EXIT:
 	case OP_UFFD_UNREGISTER:
+	case OP_MIGRATE:
+	case OP_RECLAIM:
 		break;
 	}
 	if (l->op != OP_FORK && l->op != OP_EXIT) {
@@ -940,6 +972,22 @@ static void create_files(void)
 		rmdir(dir);
 }
 
+/* The plan's "numa N" line: the machine it was booted on has N NUMA nodes (0: no such line). */
+static unsigned numa_nodes;
+
+/* numa NODES: a header line after the sysfs lines, in plans that migrate. */
+static void parse_numa(const struct token *t, unsigned n)
+{
+	if (n != 2)
+		plan_error("a numa line is: numa NODES");
+	if (numa_nodes)
+		plan_error("a second numa line");
+	uint64_t v = tok_u64(t[1], "number of nodes");
+	if (v < 2 || v > 64)
+		plan_error("the number of NUMA nodes must be in 2..64");
+	numa_nodes = (unsigned)v;
+}
+
 enum section { SEC_HEADER, SEC_SYSFS, SEC_REGION, SEC_PROGRAM, SEC_END };
 
 static void parse_line(const char *text, enum section *section)
@@ -964,6 +1012,10 @@ static void parse_line(const char *text, enum section *section)
 		if (*section != SEC_SYSFS)
 			plan_error("the swap line comes before the region and program lines");
 		parse_swap(t, n);
+	} else if (tok_is(t[0], "numa")) {
+		if (*section != SEC_SYSFS)
+			plan_error("the numa line comes after the sysfs lines and before the region lines");
+		parse_numa(t, n);
 	} else if (tok_is(t[0], "region")) {
 		if (*section > SEC_REGION)
 			plan_error("region lines come before the program lines");
@@ -1582,6 +1634,187 @@ static int uffd_unregister(const struct prog_line *l)
 	return ioctl(uffd, UFFDIO_UNREGISTER, &range);
 }
 
+/* ---- NUMA page migration (op migrate) and reclaim aging (op reclaim) ---- */
+
+/* Buffers of move_pages(2), made before the plan (so locked, and copied at once after a
+ * fork) and sized for the largest migrate op, or the guest check below: the kernel reads and
+ * writes them with no fault. */
+#define NUMA_CHECK_CHUNK 512
+static void **mig_pages;    /* the pages of one call */
+static int *mig_nodes;      /* their target nodes */
+static int *mig_status;     /* move_pages' status of each */
+static int *mig_where;      /* each page's node after the move */
+static uint64_t mig_capacity;
+static unsigned online_nodes; /* NUMA nodes Linux has online (1 without NUMA) */
+
+static long move_pages_call(unsigned long count, void **pages, const int *nodes, int *status, int flags)
+{
+	return syscall(SYS_move_pages, 0, count, pages, nodes, status, flags);
+}
+
+/* The number of online nodes: the highest node of /sys/devices/system/node/online, plus one. */
+static unsigned count_online_nodes(void)
+{
+	char buf[256];
+	int fd = open("/sys/devices/system/node/online", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1; /* no NUMA */
+	close(fd);
+	read_text_file("/sys/devices/system/node/online", buf, sizeof buf);
+	unsigned highest = 0;
+	for (const char *p = buf; *p;) {
+		if (*p >= '0' && *p <= '9') {
+			char *end;
+			unsigned long v = strtoul(p, &end, 10);
+			if (v > highest)
+				highest = (unsigned)v;
+			p = end;
+		} else {
+			p++;
+		}
+	}
+	return highest + 1;
+}
+
+/* Before the plan, with a numa line: Linux has the plan's nodes, automatic NUMA balancing is
+ * off (its hinting faults would change the plan's entries behind its back; linux-check boots
+ * with numa_balancing=disable), this CPU is on node 0 (so the guest's memory and the plan's
+ * first-touch folios come from node 0, the default local policy), and the buffers exist. */
+static void prepare_numa(void)
+{
+	uint64_t most = 0;
+	for (unsigned i = 0; i < plan.nprog; i++) {
+		const struct prog_line *l = &plan.prog[i];
+		if (l->kind == LINE_OP && l->op == OP_MIGRATE) {
+			if (!numa_nodes)
+				program_error(l, "a plan that migrates needs a \"numa N\" line");
+			uint64_t n = (l->len + PAGE - 1) / PAGE;
+			if (n > most)
+				most = n;
+		}
+	}
+	if (!numa_nodes)
+		return;
+	online_nodes = count_online_nodes();
+	if (online_nodes != numa_nodes) {
+		if (init_mode)
+			fatal("the plan wants %u NUMA nodes and Linux has %u online (/sys/devices/system/node/online)",
+			      numa_nodes, online_nodes);
+		say("warning: the plan wants %u NUMA nodes and this machine has %u: migrate moves pages %s", numa_nodes,
+		    online_nodes, online_nodes < 2 ? "nowhere (to the node they are on)" : "among those");
+	}
+	if (init_mode) {
+		char value[32];
+		read_text_file("/proc/sys/kernel/numa_balancing", value, sizeof value);
+		if (strcmp(value, "0\n") != 0 && strcmp(value, "0") != 0) {
+			say("warning: automatic NUMA balancing is on (/proc/sys/kernel/numa_balancing %.8s): turning it off",
+			    value);
+			int fd = open("/proc/sys/kernel/numa_balancing", O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || write(fd, "0\n", 2) != 2)
+				fatal("cannot turn off NUMA balancing: %s", errno_name(errno));
+			close(fd);
+		}
+		unsigned cpu = 0, node = 0;
+		if (syscall(SYS_getcpu, &cpu, &node, NULL) != 0)
+			fatal("getcpu: %s", errno_name(errno));
+		if (node != 0)
+			fatal("the guest runs on CPU %u of node %u, not on node 0", cpu, node);
+	}
+	mig_capacity = most > NUMA_CHECK_CHUNK ? most : NUMA_CHECK_CHUNK;
+	mig_pages = alloc_pages(mig_capacity * sizeof *mig_pages, "move_pages' page list");
+	mig_nodes = alloc_pages(mig_capacity * sizeof *mig_nodes, "move_pages' node list");
+	mig_status = alloc_pages(mig_capacity * sizeof *mig_status, "move_pages' status list");
+	mig_where = alloc_pages(mig_capacity * sizeof *mig_where, "move_pages' second status list");
+}
+
+/* After the guest's memory is locked: is all of it on node 0? (A warning only: the plan's
+ * pages are what is compared, and migrate moves each page away from wherever it is.) */
+static void check_guest_memory_nodes(void)
+{
+	if (!numa_nodes || online_nodes < 2)
+		return;
+	uint64_t elsewhere = 0, first = 0;
+	for (unsigned r = 0; r < nguest_ranges; r++)
+		for (uintptr_t a = guest_ranges[r].start; a < guest_ranges[r].end;) {
+			unsigned long n = 0;
+			for (; n < NUMA_CHECK_CHUNK && a < guest_ranges[r].end; n++, a += PAGE)
+				mig_pages[n] = (void *)a;
+			if (move_pages_call(n, mig_pages, NULL, mig_status, 0) != 0)
+				fatal("move_pages (query) of the guest's memory: %s", errno_name(errno));
+			for (unsigned long i = 0; i < n; i++)
+				if (mig_status[i] > 0 && !elsewhere++)
+					first = (uintptr_t)mig_pages[i];
+		}
+	if (elsewhere)
+		say("warning: %" PRIu64 " pages of the guest's own memory are not on node 0 (the first at 0x%" PRIx64 ")",
+		    elsewhere, first);
+}
+
+/* op migrate: every page of the range that maps a folio moves to the node other than the one
+ * it is on, with move_pages(2) and MPOL_MF_MOVE (a folio mapped by another process too stays:
+ * EACCES). move_pages moves a page's whole folio, as the model's migration does; the second
+ * page of a large folio reports EBUSY (its folio is isolated already, and is moved at once),
+ * so success is checked by where every page is afterwards. Pages without a folio (not
+ * present, the zero page) are left out, as the model's queue_pages_range leaves them. */
+static int migrate_range(const struct prog_line *l)
+{
+	uint64_t total = (l->len + PAGE - 1) / PAGE;
+	if (total > mig_capacity)
+		fatal("plan line %u: internal error: migrate buffers too small", l->source_line);
+	for (uint64_t i = 0; i < total; i++)
+		mig_pages[i] = (void *)(uintptr_t)(l->addr + i * PAGE);
+	if (move_pages_call(total, mig_pages, NULL, mig_status, 0) != 0)
+		return -1;
+	unsigned long n = 0;
+	for (uint64_t i = 0; i < total; i++)
+		if (mig_status[i] >= 0) {
+			mig_pages[n] = mig_pages[i];
+			mig_nodes[n] = online_nodes < 2 ? mig_status[i] : (mig_status[i] + 1) % (int)online_nodes;
+			n++;
+		}
+	if (n == 0)
+		return 0;
+	long left = move_pages_call(n, mig_pages, mig_nodes, mig_status, MPOL_MF_MOVE);
+	if (left < 0)
+		return -1;
+	if (move_pages_call(n, mig_pages, NULL, mig_where, 0) != 0)
+		return -1;
+	unsigned long moved = 0, shared = 0, stayed = 0;
+	uintptr_t first = 0;
+	int first_status = 0;
+	for (unsigned long i = 0; i < n; i++) {
+		if (mig_where[i] == mig_nodes[i])
+			moved++;
+		else if (mig_status[i] == -EACCES)
+			shared++;
+		else if (!stayed++) {
+			first = (uintptr_t)mig_pages[i];
+			first_status = mig_status[i];
+		}
+	}
+	if (stayed)
+		say("op %u failed: migrate: %lu of %lu pages not on their target node (the first at 0x%" PRIxPTR
+		    ", status %d%s%s)",
+		    l->prog_index, stayed, n, first, first_status, first_status < 0 ? " " : "",
+		    first_status < 0 ? errno_name(-first_status) : "");
+	else
+		say("op %u migrate: %lu pages on their target node, %lu left (mapped by another process too)",
+		    l->prog_index, moved, shared);
+	return 0;
+}
+
+/* op reclaim: the model's reclaim aging (folio_referenced clearing the access flags of the
+ * process's entries) as madvise(MADV_COLD), which clears them with clear_young_dirty_ptes
+ * (CYDP_CLEAR_YOUNG) or pmd_mkold; see the top of this file for where the two differ. The
+ * ENOMEM of a range with holes is no failure: the model ages the VMAs it finds, as madvise
+ * does before it reports the holes. */
+static int reclaim_range(const struct prog_line *l)
+{
+	if (madvise((void *)(uintptr_t)l->addr, l->len, MADV_COLD) != 0 && errno != ENOMEM)
+		return -1;
+	return 0;
+}
+
 /* ---- Accesses and signals ---- */
 
 static const struct prog_line *volatile current_run; /* the run line being performed */
@@ -1724,6 +1957,10 @@ static int perform_op(const struct prog_line *l)
 		return uffd_writeprotect(l);
 	case OP_UFFD_UNREGISTER:
 		return uffd_unregister(l);
+	case OP_MIGRATE:
+		return migrate_range(l);
+	case OP_RECLAIM:
+		return reclaim_range(l);
 	case OP_FORK:
 	case OP_EXIT:
 		break; /* steps of their own */
@@ -2042,6 +2279,7 @@ static void prepare(bool write_sysfs)
 	}
 	install_signal_handlers();
 	exercise_signal_return();
+	prepare_numa();
 
 	keep_guest_memory_small();
 	if (write_sysfs)
@@ -2055,6 +2293,7 @@ static void prepare(bool write_sysfs)
 	record_guest_memory();
 	lock_guest_memory();
 	check_regions_outside_guest();
+	check_guest_memory_nodes();
 }
 
 int main(int argc, char **argv)

@@ -25,6 +25,7 @@ json script_config(const json& regions, const json& ops, const json& kernel = js
 }
 
 const json kHeap = json::array({{{"name", "heap"}, {"size", "1M"}}});
+const json kBig = json::array({{{"name", "heap"}, {"size", "4M"}}});
 
 json op_mmap(const std::string& prot = "rw") { return {{"op", "mmap"}, {"region", "heap"}, {"prot", prot}}; }
 json op_store(const std::string& offset = "0", const std::string& size = "1M") {
@@ -305,6 +306,44 @@ TEST(CliGuestPlan, RefusesWhatLinuxCannotRunTheSameWay) {
             {"kernel.swap.device", "disk", "zram"});
     refused(script_config(kHeap, {{{"op", "access"}, {"region", "heap"}, {"count", 30000000}}}),
             {"accesses", "emulation"});
+    // Reclaim is MADV_COLD in the guest: it leaves shared folios alone and splits a large folio
+    // that its range covers only partly.
+    const json fork = {{"op", "fork"}, {"child", "kid"}};
+    const json reclaim = {{"op", "reclaim"}, {"region", "heap"}};
+    refused(script_config(kHeap, {op_mmap(), op_store(), fork, reclaim}),
+            {"reclaim", "workload.script.ops[3]", "2 processes", "MADV_COLD"});
+    const json part = {{"op", "reclaim"}, {"region", "heap"}, {"offset", "32K"}, {"size", "64K"}};
+    refused(script_config(kHeap, {op_mmap(), op_store(), part}, {{"mthp", {"64K"}}}),
+            {"reclaim", "workload.script.ops[2]", "starts at 0x10008000", "64K folio", "MADV_COLD"});
+    const json hugepage = {{"op", "madvise"}, {"region", "heap"}, {"advice", "hugepage"}};
+    const json half = {{"op", "reclaim"}, {"region", "heap"}, {"size", "1M"}};
+    refused(script_config(kBig, {op_mmap(), hugepage, op_store(), half}, {{"thp", "madvise"}, {"mthp", {"64K"}}}),
+            {"reclaim", "workload.script.ops[3]", "ends at 0x10100000", "2M folio"});
+}
+
+TEST(CliGuestPlan, ReclaimWhereMadvColdAgesAsTheModelDoes) {
+    ScratchDir dir;
+    const auto plan_of = [&](const json& config) {
+        write_json(dir / "c.json", config);
+        const CliResult r = run_mmusim({"guest-plan", (dir / "c.json").string(), "-o", (dir / "plan.txt").string()}, dir.path());
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return read_text(dir / "plan.txt");
+    };
+    const json fork = {{"op", "fork"}, {"child", "kid"}};
+    const json exit = {{"op", "exit"}, {"process", "kid"}};
+    const json blocks = {{"op", "reclaim"}, {"region", "heap"}, {"offset", "64K"}, {"size", "128K"}};
+    // Whole 64K blocks, after the child exited; pages of 4K anywhere without large folios; a
+    // 1M range where only kernel.thp "always" or MADV_HUGEPAGE would map PMD THPs.
+    EXPECT_NE(plan_of(script_config(kHeap, {op_mmap(), op_store(), fork, exit, blocks}, {{"mthp", {"64K"}}}))
+                  .find("op 0 reclaim 0x10010000 0x20000\n"),
+              std::string::npos);
+    const json pages = {{"op", "reclaim"}, {"region", "heap"}, {"offset", "4K"}, {"size", "8K"}};
+    EXPECT_NE(plan_of(script_config(kHeap, {op_mmap(), op_store(), pages})).find("op 0 reclaim 0x10001000 0x2000\n"),
+              std::string::npos);
+    const json half = {{"op", "reclaim"}, {"region", "heap"}, {"size", "1M"}};
+    EXPECT_NE(plan_of(script_config(kBig, {op_mmap(), op_store(), half}, {{"thp", "madvise"}, {"mthp", {"64K"}}}))
+                  .find("op 0 reclaim 0x10000000 0x100000\n"),
+              std::string::npos);
 }
 
 }  // namespace

@@ -336,6 +336,31 @@ TEST_F(KernelScenario, Scenario17_AgingAFoldedYoungBlockBatched2026) {
     EXPECT_EQ(d.dsb_ish, 0u);
 }
 
+// folio_referenced finds PROT_NONE entries too (check_pte tests pte_present, which on arm64
+// is valid or present-invalid) and clears their access flags; the aging used to skip every
+// entry without the valid bit. linux-check showed it against Linux 6.12 (MADV_COLD, which
+// tests pte_present as well).
+TEST_F(KernelScenario, AgingClearsTheAccessFlagsOfProtNoneEntries) {
+    for (const char* version : {"6.12", "current"}) {
+        SCOPED_TRACE(version);
+        folded_block(scripted(version));
+        ASSERT_EQ(mprotect(kBlock, 16 * kPage, 0), 0);  // PROT_NONE
+        for (unsigned i = 0; i < 16; ++i) {
+            const arch::Desc e = pte(kBlock + i * kPage);
+            ASSERT_TRUE(pte_protnone(e)) << i;
+            ASSERT_TRUE(arch::desc_young(e)) << i;
+        }
+        const std::uint64_t aged = kernel->stats().reclaim_aged;
+        ASSERT_EQ(range_call(SyscallOp::Reclaim, kBlock, 16 * kPage), 0);
+        EXPECT_GT(kernel->stats().reclaim_aged, aged);
+        for (unsigned i = 0; i < 16; ++i) {
+            const arch::Desc e = pte(kBlock + i * kPage);
+            EXPECT_TRUE(pte_protnone(e)) << i;
+            EXPECT_FALSE(arch::desc_young(e)) << i;
+        }
+    }
+}
+
 TEST_F(KernelScenario, Scenario18_SoftwareAccessFlagFaultOnOldFoldedBlock) {
     for (const char* version : {"6.16", "6.17"}) {
         SCOPED_TRACE(version);

@@ -289,6 +289,27 @@ check "opfail: the plan runs: $(cat "$work/opfail.err")" ran_ok opfail
 check "opfail: the second mmap is noted as op 1 failed with EEXIST" \
     grep -q '^mmusim-guest: op 1 failed: errno EEXIST$' "$work/opfail.err"
 
+# 7b. migrate (move_pages to the other NUMA node; on a host with one node the pages stay
+#     where they are) and reclaim (MADV_COLD): the pages stay present, nothing fails.
+cat >"$work/numa.plan" <<EOF
+mmusim-guest-plan 1
+numa 2
+region heap $A 0x8000
+op 0 mmap $A 0x8000 rw private
+run 0 store 1 $A 0x1000 6
+op 0 migrate $A 0x8000
+op 0 reclaim $A 0x8000
+checkpoint 0 after
+end
+EOF
+run numa
+check "numa: the plan runs: $(cat "$work/numa.err")" ran_ok numa
+check "numa: the 6 stored pages are still present" all_present numa 0 0 $A 6 1
+check "numa: migrate reports the 6 pages on their target node (or no NUMA on this host): $(cat "$work/numa.err")" \
+    grep -qE '^mmusim-guest: op 2 (migrate: 6 pages on their target node, 0 left|failed: errno ENOSYS$)' "$work/numa.err"
+check "numa: reclaim does not fail" bash -c "! grep -q '^mmusim-guest: op 3 failed' '$work/numa.err'"
+check "numa: no fault beyond the 6 stores (got $(faults numa 0 0))" [ "$(faults numa 0 0)" = 6 ]
+
 # 8. Malformed plans: an error naming the line, exit status not 0.
 malformed() { # malformed NAME LINE PATTERN PLAN_TEXT
     printf '%s' "$4" >"$work/$1.plan"
@@ -328,6 +349,10 @@ EOF
 run swapline
 check "swapline: the plan runs: $(cat "$work/swapline.err")" ran_ok swapline
 check "swapline: the counters include vmstat/pswpout" grep -q '^counter vmstat/pswpout ' "$work/swapline.out"
+malformed migrate_without_numa 4 'a plan that migrates needs a "numa N" line' \
+    $'mmusim-guest-plan 1\nregion heap 0x200000000 0x4000\nop 0 mmap 0x200000000 0x4000 rw private\nop 0 migrate 0x200000000 0x4000\nend\n'
+malformed numa_after_region 3 'the numa line comes after the sysfs lines and before the region lines' \
+    $'mmusim-guest-plan 1\nregion heap 0x200000000 0x4000\nnuma 2\nend\n'
 if [[ $(uname -m) != aarch64 ]]; then
     malformed ifetch_refused 3 "ifetch is only supported in the aarch64 build" \
         $'mmusim-guest-plan 1\nregion heap 0x200000000 0x4000\nrun 0 ifetch 4 0x200000000 0x0 1\nend\n'

@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "scripts", "linux_check"))
 sys.path.insert(0, HERE)
+import boot  # noqa: E402
 import compare  # noqa: E402
 import initramfs  # noqa: E402
 import kernel as kernelmod  # noqa: E402
@@ -383,6 +384,17 @@ end
 """
 
 
+class BootArgsTest(unittest.TestCase):
+    def test_numa_args(self):
+        self.assertEqual(boot.numa_args("1G", 0), [])
+        self.assertEqual(boot.numa_args("1G", 2), [
+            "-object", "memory-backend-ram,id=m0,size=512M", "-numa", "node,nodeid=0,cpus=0,memdev=m0",
+            "-object", "memory-backend-ram,id=m1,size=512M", "-numa", "node,nodeid=1,memdev=m1"])
+        self.assertEqual(boot.memory_mib("2048"), 2048)
+        with self.assertRaises(boot.BootError):
+            boot.numa_args("1G", 3)
+
+
 class CompareTest(unittest.TestCase):
     def test_parse_plan(self):
         p = compare.parse_plan(PLAN)
@@ -393,6 +405,8 @@ class CompareTest(unittest.TestCase):
         self.assertIsNone(p["swap"])
         p = compare.parse_plan(PLAN.replace("region heap", "swap zram 0x40000000\nregion heap", 1))
         self.assertEqual(p["swap"], ("zram", 0x40000000))
+        self.assertEqual(p["numa"], 0)
+        self.assertEqual(compare.parse_plan("mmusim-guest-plan 1\nnuma 2\nregion heap 0x1000 0x1000\nend\n")["numa"], 2)
         with self.assertRaises(compare.PlanError):
             compare.parse_plan("mmusim-guest-plan 1\nregion heap 0x1000\nend\n")
         with self.assertRaises(compare.PlanError):
