@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+import kernel as kernelmod
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENT = os.path.join(HERE, "gdb_agent.py")
 
@@ -52,11 +54,7 @@ def missing_tools():
 
 
 def guest_cache_dir():
-    base = os.environ.get("MMUSIM_CACHE")
-    if not base:
-        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        base = os.path.join(xdg, "mmusim")
-    return os.path.join(base, "linux-check")
+    return os.path.join(kernelmod.mmusim_cache(), "linux-check")
 
 
 def build_guest(source, cache_dir=None, log=None):

@@ -107,12 +107,17 @@ class Kernel:
         return ["%s is not =y in %s" % (o, self.config_path) for o in REQUIRED_OPTIONS if cfg.get(o) != "y"]
 
 
-def cache_root():
+def mmusim_cache():
+    """The project's cache folder: $MMUSIM_CACHE, else $XDG_CACHE_HOME/mmusim or ~/.cache/mmusim."""
     base = os.environ.get("MMUSIM_CACHE")
     if not base:
         xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         base = os.path.join(xdg, "mmusim")
-    return os.path.join(base, "linux-arm64")
+    return base
+
+
+def cache_root():
+    return os.path.join(mmusim_cache(), "linux-arm64")
 
 
 def host_mirror(files=None):
