@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/arch/granule.h"
+#include "models/kernel/kernel_error.h"
 #include "sim/config_error.h"
 
 namespace mmusim::sim {
@@ -13,11 +14,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string hex(std::uint64_t v) {
-    std::ostringstream os;
-    os << "0x" << std::hex << v;
-    return os.str();
-}
+using kernel::hex;
 
 json size_map(const std::map<std::uint64_t, std::uint64_t>& by_size) {
     json out = json::object();

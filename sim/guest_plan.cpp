@@ -9,6 +9,7 @@
 
 #include "models/arch/granule.h"
 #include "models/arch/sizes.h"
+#include "models/kernel/kernel_error.h"
 #include "sim/config_error.h"
 #include "sim/run.h"
 #include "workloads/record.h"
@@ -17,11 +18,7 @@ namespace mmusim::sim {
 
 namespace {
 
-std::string hex(std::uint64_t v) {
-    std::ostringstream os;
-    os << "0x" << std::hex << v;
-    return os.str();
-}
+using kernel::hex;
 
 // A name as one plan token: letters, digits, '.', '_' and '-' kept, anything else '_'.
 std::string token(const std::string& name) {

@@ -242,25 +242,20 @@ void Kernel::set_timeline(Timeline* timeline) {
 }
 
 std::uint64_t Kernel::peek_pte_address(const Mm& mm, std::uint64_t va) {
-    const arch::Geometry& geo = m_ctx.geo;
-    std::uint64_t table = mm.pgd_pa;
-    for (unsigned level = geo.start_level; level < 3; ++level) {
-        const arch::Desc d = m_mem.peek(table + geo.index(va, level) * 8);
-        if (!arch::desc_valid(d) || !arch::desc_is_table_or_page(d)) return 0;
-        table = arch::desc_oa(d, geo.page_shift);
-    }
-    return table + geo.index(va, 3) * 8;
+    const Leaf leaf = peek_leaf(mm, va);
+    return leaf.level == 3 ? leaf.pa : 0;
 }
 
 Kernel::Leaf Kernel::peek_leaf(const Mm& mm, std::uint64_t va) {
     const arch::Geometry& geo = m_ctx.geo;
     std::uint64_t table = mm.pgd_pa;
     for (unsigned level = geo.start_level;; ++level) {
-        const arch::Desc d = m_mem.peek(table + geo.index(va, level) * 8);
-        if (level == 3) return Leaf{d, 3};
+        const std::uint64_t pa = table + geo.index(va, level) * 8;
+        const arch::Desc d = m_mem.peek(pa);
+        if (level == 3) return Leaf{d, 3, pa};
         // A block (valid, not a table) or an entry that is not valid (none, PROT_NONE, a PMD
         // migration entry) is the leaf.
-        if (!arch::desc_valid(d) || !arch::desc_is_table_or_page(d)) return Leaf{d, level};
+        if (!arch::desc_valid(d) || !arch::desc_is_table_or_page(d)) return Leaf{d, level, pa};
         table = arch::desc_oa(d, geo.page_shift);
     }
 }

@@ -107,11 +107,12 @@ public:
     std::uint64_t zero_pfn() const { return m_ctx.zero_pfn; }
     std::uint64_t huge_zero_pfn() const { return m_ctx.huge_zero_pfn; }
     // The leaf entry that maps `va` in `mm`, read from the tables without counting: a page
-    // descriptor or entry at level 3, a block at a higher level, or 0 at the level where the
-    // walk found no table.
+    // descriptor or entry at level 3, a block at a higher level, or what stands at the level
+    // where the walk found no table (0 when nothing does); `pa` is that entry's address.
     struct Leaf {
         arch::Desc desc = 0;
         unsigned level = 3;
+        std::uint64_t pa = 0;
     };
     Leaf peek_leaf(const Mm& mm, std::uint64_t va);
     // Time spent by the kernel operations run since the last call (then reset).
